@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { renderCrdYaml } from './crd-yaml.ts';
+import { DEFAULT_TRANSFORM, knownTotalChunks } from './pipeline.ts';
+import { InvalidPipelineError, parsePipeline, resolveSpec } from './validate.ts';
+
+const manifest = (spec: unknown) => ({
+  apiVersion: 'dwk.dev/v1alpha1',
+  kind: 'Pipeline',
+  metadata: { name: 'p' },
+  spec,
+});
+
+function fieldErrors(spec: unknown): string[] {
+  try {
+    parsePipeline(manifest(spec));
+  } catch (e) {
+    assert.ok(e instanceof InvalidPipelineError);
+    return e.errors.map((x) => `${x.field}: ${x.message}`);
+  }
+  assert.fail('expected the spec to be rejected');
+}
+
+describe('Pipeline validation', () => {
+  it('fills every default of an empty spec', () => {
+    const spec = resolveSpec({});
+    assert.equal(spec.chunkSize, 100);
+    assert.equal(spec.mapper.replicas, 3);
+    assert.equal(spec.mapper.transform, DEFAULT_TRANSFORM);
+    assert.deepEqual(spec.mapper.work, { waitMs: { min: 0, max: 0 }, cpuMs: 0 });
+    assert.equal(spec.saver.sink.type, 'jsonl');
+    assert.equal(spec.nats.deletePolicy, 'retain');
+    assert.equal(spec.broadcaster, undefined);
+    assert.equal(knownTotalChunks(spec), 1000);
+  });
+
+  it('names the field of a negative replica count', () => {
+    assert.deepEqual(fieldErrors({ mapper: { replicas: -1 } }), [
+      'spec.mapper.replicas: must be at least 0 (got -1)',
+    ]);
+  });
+
+  it('rejects chunkSize 0 and above 10000', () => {
+    assert.deepEqual(fieldErrors({ chunkSize: 0 }), ['spec.chunkSize: must be at least 1 (got 0)']);
+    assert.deepEqual(fieldErrors({ chunkSize: 10001 }), [
+      'spec.chunkSize: must be at most 10000 (got 10001)',
+    ]);
+  });
+
+  it('rejects unknown fields by name', () => {
+    assert.deepEqual(fieldErrors({ mapper: { replicaz: 2 } }), ['spec.mapper.replicaz: unknown field']);
+  });
+
+  it('lists the allowed sink types', () => {
+    assert.deepEqual(fieldErrors({ saver: { sink: { type: 'csv' } } }), [
+      'spec.saver.sink.type: must be one of "jsonl", "log" (got "csv")',
+    ]);
+  });
+
+  it('applies the cross-field rules the CRD carries as CEL', () => {
+    assert.deepEqual(fieldErrors({ mapper: { work: { waitMs: { min: 10, max: 5 } } } }), [
+      'spec.mapper.work.waitMs.min: min must not exceed max',
+    ]);
+    assert.deepEqual(fieldErrors({ source: { url: 'x.ndjson', generate: { objects: 1 } } }), [
+      'spec.source: set either generate or url, not both',
+    ]);
+    assert.match(
+      fieldErrors({ broadcaster: { target: { type: 'slack' } } })[0] ?? '',
+      /spec\.broadcaster\.target\.urlFrom: a target needs its secret reference/,
+    );
+  });
+
+  it('reports a wrong type with the value it got', () => {
+    assert.deepEqual(fieldErrors({ mapper: { replicas: 'ten' } }), [
+      'spec.mapper.replicas: must be an integer (got "ten")',
+    ]);
+  });
+
+  it('accepts the bundled example', () => {
+    const doc: unknown = parse(
+      readFileSync(new URL('../../examples/pipeline.yaml', import.meta.url), 'utf8'),
+    );
+    const p = parsePipeline(doc);
+    assert.equal(p.spec.mapper.replicas, 4);
+    assert.equal(p.metadata.name, 'example');
+  });
+});
+
+describe('the CRD', () => {
+  it('crds/pipeline.yaml is generated from the schema (run npm run crd)', () => {
+    const committed = readFileSync(new URL('../../crds/pipeline.yaml', import.meta.url), 'utf8');
+    assert.equal(committed, renderCrdYaml());
+  });
+});
