@@ -10,6 +10,7 @@ export const ENV = {
   pipeline: 'DWK_PIPELINE',
   instance: 'DWK_INSTANCE',
   httpPort: 'DWK_HTTP_PORT',
+  httpHost: 'DWK_HTTP_HOST',
   logLevel: 'DWK_LOG_LEVEL',
   natsUrl: 'DWK_NATS_URL',
   natsUser: 'DWK_NATS_USER',

@@ -102,17 +102,22 @@ export interface PipelineNats {
   topology: Topology;
 }
 
-/** Ensures every stream, consumer and bucket of the pipeline exists with the given settings. */
+/** Ensures every stream and bucket of the pipeline exists, and the consumers given. */
 export async function ensurePipeline(
   nc: NatsConnection,
   pipeline: string,
-  consumers: ConsumerSettings,
+  consumers: { mapper?: ConsumerSettings; saver?: ConsumerSettings } = {},
 ): Promise<PipelineNats> {
   const t = topology(pipeline);
   const jsm = await jetstreamManager(nc);
   for (const cfg of streamConfigs(t)) await ensureStream(jsm, cfg);
-  await ensureConsumer(jsm, t.streams.chunks, consumerConfig(t.consumers.mapper, consumers));
-  await ensureConsumer(jsm, t.streams.results, consumerConfig(t.consumers.saver, consumers));
+  // Each consumer is tuned by the role that reads it, so a fetcher never resets a mapper's settings.
+  if (consumers.mapper) {
+    await ensureConsumer(jsm, t.streams.chunks, consumerConfig(t.consumers.mapper, consumers.mapper));
+  }
+  if (consumers.saver) {
+    await ensureConsumer(jsm, t.streams.results, consumerConfig(t.consumers.saver, consumers.saver));
+  }
   const kvm = new Kvm(nc);
   await kvm.create(t.buckets.state, { history: 1 });
   await kvm.create(t.buckets.saved, { history: 1 });

@@ -10,7 +10,9 @@ export interface Topology {
   pipeline: string;
   streams: { chunks: string; results: string; dlq: string; events: string };
   subjects: {
+    /** Every chunk has its own subject, so the fetcher can tell exactly which ones are stored. */
     chunks: string;
+    chunk: (chunk: number) => string;
     results: string;
     /** All dead letters; one object is `dlq.object.<chunk>.<index>`, one chunk `dlq.chunk.<chunk>`. */
     dlq: string;
@@ -23,7 +25,13 @@ export interface Topology {
   consumers: { mapper: string; saver: string };
   buckets: { state: string; saved: string };
   keys: { fetcherLeader: string; fetcherProgress: string; saved: (chunk: number) => string };
-  msgIds: { chunk: (chunk: number) => string; result: (chunk: number) => string };
+  msgIds: {
+    chunk: (chunk: number) => string;
+    result: (chunk: number) => string;
+    dlqObject: (chunk: number, index: number) => string;
+    dlqChunk: (chunk: number) => string;
+    event: (kind: string, id: string) => string;
+  };
 }
 
 export function topology(pipeline: string): Topology {
@@ -38,7 +46,8 @@ export function topology(pipeline: string): Topology {
       events: `DWK_${t}_EVENTS`,
     },
     subjects: {
-      chunks: `${base}.chunks`,
+      chunks: `${base}.chunks.*`,
+      chunk: (chunk) => `${base}.chunks.${chunk}`,
       results: `${base}.results`,
       dlq: `${base}.dlq.>`,
       dlqObject: (chunk, index) => `${base}.dlq.object.${chunk}.${index}`,
@@ -57,6 +66,9 @@ export function topology(pipeline: string): Topology {
     msgIds: {
       chunk: (chunk) => `${pipeline}:chunk:${chunk}`,
       result: (chunk) => `${pipeline}:result:${chunk}`,
+      dlqObject: (chunk, index) => `${pipeline}:dlq:${chunk}:${index}`,
+      dlqChunk: (chunk) => `${pipeline}:dlq:${chunk}`,
+      event: (kind, id) => `${pipeline}:event:${kind}:${id}`,
     },
   };
 }

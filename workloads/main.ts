@@ -1,0 +1,124 @@
+/**
+ * The one entrypoint of every workload. DWK_ROLE picks fetcher, mapper, saver or broadcaster;
+ * everything else comes from the environment (see env.ts). Fails fast listing every bad variable.
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { Server } from 'node:http';
+import { ConfigError } from '../lib/errors.ts';
+import { createLogger } from '../lib/log.ts';
+import { connectNats } from '../lib/nats/connect.ts';
+import { readConfig, type WorkloadConfig } from './config.ts';
+import { runFetcher } from './fetcher.ts';
+import { serveHttp } from './http.ts';
+import { runMapper } from './mapper/main.ts';
+import { createMetrics } from './metrics.ts';
+import type { RoleContext } from './role.ts';
+import { runSaver } from './saver/main.ts';
+
+/** SIGTERM must end the process within 10 s (a Pod's default grace is 30 s; we promise less). */
+const SHUTDOWN_DEADLINE_MS = 9500;
+
+async function run(config: WorkloadConfig): Promise<number> {
+  const secrets = [
+    config.natsAuth.password,
+    config.natsAuth.token,
+    'targetUrl' in config ? config.targetUrl : undefined,
+  ];
+  const log = createLogger({
+    level: config.logLevel,
+    base: { pipeline: config.pipeline, component: config.role, instance: config.instance },
+    secrets: secrets.filter((s): s is string => s !== undefined),
+  });
+  const metrics = createMetrics({ pipeline: config.pipeline, component: config.role });
+  const stopper = new AbortController();
+  const stopHooks: Array<() => Promise<void> | void> = [];
+  let ready = false;
+  let connected = false;
+
+  const onSignal = (signal: string) => {
+    if (stopper.signal.aborted) return;
+    log.info({ signal }, 'Shutting down');
+    stopper.abort();
+    setTimeout(() => {
+      log.error('Shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
+  let server: Server | undefined;
+  try {
+    server = await serveHttp(config.httpHost, config.httpPort, metrics.registry, {
+      ready: () => ready && connected,
+    });
+    log.info({ port: config.httpPort, role: config.role }, 'Starting');
+    const nc = await connectNats({
+      servers: config.natsUrl,
+      name: `dwk-${config.pipeline}-${config.instance}`,
+      auth: config.natsAuth,
+      persistent: true,
+      log,
+    });
+    connected = true;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') connected = false;
+        if (s.type === 'reconnect') connected = true;
+      }
+    })();
+    const ctx: RoleContext = {
+      nc,
+      jsm: await jetstreamManager(nc),
+      log,
+      metrics,
+      stopping: stopper.signal,
+      setReady: (r) => (ready = r),
+      onStop: (fn) => stopHooks.push(fn),
+    };
+    switch (config.role) {
+      case 'fetcher':
+        await runFetcher(config, ctx);
+        break;
+      case 'mapper':
+        await runMapper(config, ctx);
+        break;
+      case 'saver':
+        await runSaver(config, ctx);
+        break;
+      case 'broadcaster':
+        throw new ConfigError(['DWK_ROLE=broadcaster is not available in this version of dwk']);
+    }
+    // A role returns when stopped (or when a fetcher lost its lease and must stand by again).
+    for (const hook of stopHooks) await hook();
+    await nc.drain();
+    log.info('Stopped');
+    return stopper.signal.aborted ? 0 : 1;
+  } catch (err) {
+    log.error({ err }, 'Workload failed');
+    return 1;
+  } finally {
+    server?.close();
+  }
+}
+
+async function main(): Promise<number> {
+  let config: WorkloadConfig;
+  try {
+    config = readConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      // Before a logger exists: still one JSON line, so log collectors see it.
+      process.stdout.write(
+        `${JSON.stringify({ level: 'fatal', msg: err.message, problems: err.problems })}\n`,
+      );
+      return 78; // EX_CONFIG
+    }
+    throw err;
+  }
+  return run(config);
+}
+
+process.exitCode = await main();
+// Lingering timers (backoff, heartbeats) must not keep a finished workload alive.
+process.exit();

@@ -1,0 +1,51 @@
+/** Prometheus metrics of the workloads: `dwk_` prefix, units in names, labels bounded. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics(labels: { pipeline: string; component: string }) {
+  const registry = new Registry();
+  registry.setDefaultLabels(labels);
+  collectDefaultMetrics({ register: registry });
+  const counter = (name: string, help: string, labelNames: string[] = []) =>
+    new Counter({ name, help, labelNames, registers: [registry] });
+  return {
+    registry,
+    chunksPublished: counter('dwk_chunks_published_total', 'Chunks the fetcher stored in the chunks stream.'),
+    chunksDuplicate: counter(
+      'dwk_chunks_duplicate_total',
+      'Publishes that JetStream recognised as duplicates (restarts, retries).',
+    ),
+    objectsPublished: counter('dwk_objects_published_total', 'Objects the fetcher published.'),
+    chunksMapped: counter('dwk_chunks_mapped_total', 'Chunks a mapper finished and acknowledged.'),
+    objectsMapped: counter('dwk_objects_mapped_total', 'Objects a mapper transformed.'),
+    chunksSaved: counter('dwk_chunks_saved_total', 'Chunks a saver stored durably and acknowledged.'),
+    objectsSaved: counter('dwk_objects_saved_total', 'Objects a saver wrote to its sink.'),
+    objectsSkipped: counter(
+      'dwk_objects_skipped_duplicate_total',
+      'Objects a saver did not write again because the sink already had their id.',
+    ),
+    deadLetters: counter('dwk_dead_letter_total', 'Objects or chunks sent to the dead-letter stream.', [
+      'kind',
+      'reason',
+    ]),
+    redeliveries: counter('dwk_redeliveries_total', 'Messages received again after an earlier attempt.'),
+    naks: counter('dwk_naks_total', 'Messages handed back for a later retry.'),
+    stageDuration: new Histogram({
+      name: 'dwk_stage_duration_seconds',
+      help: 'Time to process one chunk in this stage.',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'dwk_chunks_in_flight',
+      help: 'Chunks being worked on now.',
+      registers: [registry],
+    }),
+    leader: new Gauge({
+      name: 'dwk_fetcher_leader',
+      help: '1 while this fetcher holds the leader lease.',
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

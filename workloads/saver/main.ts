@@ -1,0 +1,109 @@
+/**
+ * The saver: takes mapped chunks in batches, writes their objects to the sink once by id, makes
+ * the write durable, marks each chunk saved in KV, announces it, and only then acks.
+ */
+import { jetstream, type JsMsg } from '@nats-io/jetstream';
+import { ensurePipeline } from '../../lib/nats/setup.ts';
+import { HEADERS } from '../../lib/nats/topology.ts';
+import type { SaverConfig } from '../config.ts';
+import { deadLetter } from '../deadletter.ts';
+import type { RoleContext } from '../role.ts';
+import { idOfLine, logSink, openJsonlSink, type Sink, type SinkRecord } from './jsonl-sink.ts';
+
+export async function runSaver(config: SaverConfig, ctx: RoleContext): Promise<void> {
+  const { log, metrics } = ctx;
+  const { topology: t, kvm } = await ensurePipeline(ctx.nc, config.pipeline, { saver: config });
+  const js = jetstream(ctx.nc);
+  const saved = await kvm.open(t.buckets.saved);
+  const sink: Sink =
+    config.sink.type === 'jsonl'
+      ? await openJsonlSink(config.sink.path)
+      : logSink((line) => process.stdout.write(`{"level":"info","msg":"Record","record":${line}}\n`));
+  ctx.onStop(() => sink.close());
+  const consumer = await js.consumers.get(t.streams.results, t.consumers.saver);
+  ctx.setReady(true);
+
+  const saveBatch = async (batch: JsMsg[]) => {
+    const started = performance.now();
+    const live: JsMsg[] = [];
+    for (const m of batch) {
+      const chunk = Number(m.headers?.get(HEADERS.chunk) ?? -1);
+      if (m.info.deliveryCount > 1) metrics.redeliveries.inc();
+      if (m.info.deliveryCount > config.maxDeliver) {
+        await deadLetter(js, t, metrics, {
+          stage: 'saver',
+          chunk,
+          kind: 'max_deliver',
+          reason: `delivered ${m.info.deliveryCount - 1} times without a verdict`,
+          payload: m.string(),
+        });
+        m.term('dead-lettered');
+      } else live.push(m);
+    }
+    const records: SinkRecord[] = [];
+    for (const m of live) {
+      for (const line of m.string().split('\n')) {
+        if (line === '') continue;
+        records.push({ id: idOfLine(line) ?? line, line });
+      }
+    }
+    try {
+      const result = await sink.write(records);
+      metrics.objectsSaved.inc(result.written);
+      metrics.objectsSkipped.inc(result.skipped);
+      await Promise.all(
+        live.map(async (m) => {
+          const chunk = Number(m.headers?.get(HEADERS.chunk) ?? -1);
+          const objects = Number(m.headers?.get(HEADERS.objects) ?? 0);
+          await saved.put(t.keys.saved(chunk), JSON.stringify({ objects, at: new Date().toISOString() }));
+          await js.publish(
+            t.subjects.event('saved'),
+            JSON.stringify({ type: 'chunk.saved', chunk, objects }),
+            {
+              msgID: t.msgIds.event('saved', String(chunk)),
+            },
+          );
+          await m.ackAck();
+          metrics.chunksSaved.inc();
+        }),
+      );
+      metrics.stageDuration.observe((performance.now() - started) / 1000);
+    } catch (err) {
+      log.error({ err, chunks: live.length }, 'Saving a batch failed; it will be retried');
+      for (const m of live) {
+        if (m.info.deliveryCount >= config.maxDeliver) {
+          const chunk = Number(m.headers?.get(HEADERS.chunk) ?? -1);
+          await deadLetter(js, t, metrics, {
+            stage: 'saver',
+            chunk,
+            kind: 'error',
+            reason: `failed ${m.info.deliveryCount} times, last: ${(err as Error).message}`,
+            payload: m.string(),
+          }).catch(() => undefined);
+          m.term('dead-lettered');
+        } else {
+          metrics.naks.inc();
+          m.nak(Math.min(1000 * 2 ** (m.info.deliveryCount - 1), 30_000));
+        }
+      }
+    }
+  };
+
+  // consume() keeps a buffer of up to batchSize messages flowing; each batch takes the first
+  // message and whatever else has already arrived, so one fsync covers many chunks.
+  const messages = await consumer.consume({ max_messages: config.batchSize });
+  ctx.stopping.addEventListener('abort', () => void messages.close(), { once: true });
+  const it = messages[Symbol.asyncIterator]();
+  while (!ctx.stopping.aborted) {
+    const first = await it.next();
+    if (first.done) break;
+    const batch: JsMsg[] = [first.value];
+    while (batch.length < config.batchSize && messages.getPending() > 0) {
+      const more = await it.next();
+      if (more.done) break;
+      batch.push(more.value);
+    }
+    // A batch in hand is finished even during shutdown: it is one fsync away from done.
+    await saveBatch(batch);
+  }
+}
