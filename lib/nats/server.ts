@@ -57,6 +57,8 @@ export interface NatsServerOptions {
   port?: number;
   monitorPort?: number;
   binary?: string;
+  /** Own process group: a Ctrl-C in the terminal then reaches the caller alone, which stops it in order. */
+  detached?: boolean;
 }
 
 export interface RunningNatsServer {
@@ -105,7 +107,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<Runni
     child = spawn(
       binary,
       ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-js', '-sd', storeDir],
-      { stdio: ['ignore', out, out] },
+      { stdio: ['ignore', out, out], detached: options.detached ?? false },
     );
     closeSync(out);
     await waitHealthy(monitorUrl, child, logFile);
