@@ -253,4 +253,16 @@ describe('Supervisor', () => {
     clock.advance(60_000);
     assert.equal(procs.procs.length, 1);
   });
+
+  it('forceStop kills every process at once', async () => {
+    const { sup, procs } = setup();
+    procs.obeyTerm = false;
+    sup.scale('mapper', 2);
+    await sup.forceStop();
+    assert.deepEqual(procs.alive(), []);
+    assert.deepEqual(
+      procs.procs.map((p) => p.signals.join(',')),
+      ['SIGTERM,SIGKILL', 'SIGTERM,SIGKILL'],
+    );
+  });
 });

@@ -174,6 +174,13 @@ export class Supervisor {
     return this.#stopping;
   }
 
+  /** Stop without grace (a second Ctrl-C): SIGKILL to every process; resolves once all are gone. */
+  forceStop(): Promise<void> {
+    const stopped = this.stop();
+    for (const slot of this.#slots.values()) if (slot.phase === 'stopping') slot.proc?.kill('SIGKILL');
+    return stopped;
+  }
+
   #reconcile(component: Component): void {
     const desired = this.#desired.get(component) ?? 0;
     for (const slot of this.#slots.values()) {

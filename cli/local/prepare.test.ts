@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Pipeline } from '../../api/v1alpha1/pipeline.ts';
+import { parsePipeline } from '../../api/v1alpha1/validate.ts';
+import { UserError } from '../../lib/errors.ts';
+import { componentEnv, localPaths } from './prepare.ts';
+
+const pipeline = (spec: Record<string, unknown> = {}): Pipeline =>
+  parsePipeline({ apiVersion: 'dwk.dev/v1alpha1', kind: 'Pipeline', metadata: { name: 'demo' }, spec });
+
+const local = (p: Pipeline, env: Record<string, string> = {}) => ({
+  natsUrl: 'nats://127.0.0.1:4999',
+  paths: localPaths(p, '/data/demo'),
+  cwd: '/home/me',
+  env,
+});
+
+describe('local mode preparation', () => {
+  it('puts a relative sink path in the data directory and passes it to the saver', () => {
+    const p = pipeline({ saver: { sink: { type: 'jsonl', path: 'out/results.jsonl' } } });
+    assert.equal(localPaths(p, '/data/demo').sinkPath, '/data/demo/out/results.jsonl');
+    assert.equal(componentEnv(p, 'saver', local(p)).DWK_SINK_PATH, '/data/demo/out/results.jsonl');
+  });
+
+  it('keeps an absolute sink path and has none for the log sink', () => {
+    assert.equal(
+      localPaths(pipeline({ saver: { sink: { path: '/tmp/r.jsonl' } } }), '/data/demo').sinkPath,
+      '/tmp/r.jsonl',
+    );
+    assert.equal(
+      localPaths(pipeline({ saver: { sink: { type: 'log' } } }), '/data/demo').sinkPath,
+      undefined,
+    );
+  });
+
+  it('points every component at the local NATS server', () => {
+    const p = pipeline();
+    for (const c of ['fetcher', 'mapper', 'saver'] as const) {
+      assert.equal(componentEnv(p, c, local(p)).DWK_NATS_URL, 'nats://127.0.0.1:4999');
+      assert.equal(componentEnv(p, c, local(p)).DWK_ROLE, c);
+    }
+  });
+
+  it('resolves a relative source file against the directory dwk runs in, and leaves URLs alone', () => {
+    const file = pipeline({ source: { url: 'data/in.ndjson' } });
+    assert.equal(componentEnv(file, 'fetcher', local(file)).DWK_SOURCE_URL, '/home/me/data/in.ndjson');
+    const http = pipeline({ source: { url: 'https://example.com/in.ndjson' } });
+    assert.equal(componentEnv(http, 'fetcher', local(http)).DWK_SOURCE_URL, 'https://example.com/in.ndjson');
+  });
+
+  it("reads the broadcaster's secret from the variable urlFromEnv names, and says when it is unset", () => {
+    const p = pipeline({ broadcaster: { target: { type: 'generic', urlFromEnv: 'HOOK' } } });
+    assert.equal(
+      componentEnv(p, 'broadcaster', local(p, { HOOK: 'https://hook' })).DWK_TARGET_URL,
+      'https://hook',
+    );
+    assert.throws(
+      () => componentEnv(p, 'broadcaster', local(p)),
+      (err: unknown) =>
+        err instanceof UserError && /urlFromEnv names HOOK, which is not set/.test(err.message),
+    );
+  });
+});

@@ -1,0 +1,58 @@
+/** From a manifest to what local mode runs: paths, and the environment of each component. */
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Component, Pipeline } from '../../api/v1alpha1/pipeline.ts';
+import { EXIT, UserError } from '../../lib/errors.ts';
+import { DEFAULT_SINK_PATH, ENV, workloadEnv } from '../../workloads/env.ts';
+
+export interface LocalPaths {
+  dataDir: string;
+  logDir: string;
+  natsDir: string;
+  /** The jsonl sink, absolute: a relative spec path lands in the data directory. */
+  sinkPath: string | undefined;
+}
+
+export function localPaths(pipeline: Pipeline, dataDir: string): LocalPaths {
+  const sink = pipeline.spec.saver.sink;
+  return {
+    dataDir,
+    logDir: join(dataDir, 'logs'),
+    natsDir: join(dataDir, 'nats'),
+    sinkPath: sink.type === 'jsonl' ? resolve(dataDir, sink.path ?? DEFAULT_SINK_PATH) : undefined,
+  };
+}
+
+const hasScheme = (url: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(url);
+
+/**
+ * The variables of one component in local mode: the spec's, with the local NATS URL, absolute
+ * paths, and the broadcaster's secret read from the variable that `urlFromEnv` names.
+ */
+export function componentEnv(
+  pipeline: Pipeline,
+  component: Component,
+  local: {
+    natsUrl: string;
+    paths: LocalPaths;
+    cwd: string;
+    env: Readonly<Record<string, string | undefined>>;
+  },
+): Record<string, string> {
+  const env = workloadEnv(pipeline.metadata.name, pipeline.spec, component);
+  env[ENV.natsUrl] = local.natsUrl;
+  const url = env[ENV.sourceUrl];
+  if (url !== undefined && !hasScheme(url) && !isAbsolute(url)) env[ENV.sourceUrl] = resolve(local.cwd, url);
+  if (component === 'saver' && local.paths.sinkPath !== undefined) env[ENV.sinkPath] = local.paths.sinkPath;
+  const fromEnv = pipeline.spec.broadcaster?.target.urlFromEnv;
+  if (component === 'broadcaster' && fromEnv !== undefined) {
+    const secret = local.env[fromEnv];
+    if (secret === undefined || secret === '') {
+      throw new UserError(`spec.broadcaster.target.urlFromEnv names ${fromEnv}, which is not set`, {
+        exitCode: EXIT.invalidSpec,
+        hint: `export ${fromEnv}=<webhook URL or bot token> before dwk up --local`,
+      });
+    }
+    env[ENV.targetUrl] = secret;
+  }
+  return env;
+}

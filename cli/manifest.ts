@@ -1,0 +1,35 @@
+/** Reads a Pipeline manifest from a file: YAML or JSON, validated, errors naming the field. */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { Pipeline } from '../api/v1alpha1/pipeline.ts';
+import { parsePipeline } from '../api/v1alpha1/validate.ts';
+import { EXIT, UserError } from '../lib/errors.ts';
+
+export async function loadManifest(file: string, cwd: string): Promise<Pipeline> {
+  const path = resolve(cwd, file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    throw new UserError(
+      code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read it (${code ?? String(cause)})`,
+      {
+        exitCode: EXIT.invalidSpec,
+        hint: 'pass the Pipeline manifest with -f, or leave -f out for the example',
+        cause,
+      },
+    );
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  const problem = doc.errors[0];
+  if (problem) {
+    throw new UserError(`${file}: not valid YAML: ${problem.message}`, {
+      exitCode: EXIT.invalidSpec,
+      cause: problem,
+    });
+  }
+  // Throws InvalidPipelineError, whose message lists every bad field.
+  return parsePipeline(doc.toJS(), file);
+}

@@ -1,0 +1,64 @@
+/** The dwk command tree and its single exit point. Heavy modules load inside the actions. */
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { EXIT } from '../lib/errors.ts';
+import { downCommand } from './commands/down.ts';
+import { scaleCommand } from './commands/scale.ts';
+import { statusCommand } from './commands/status.ts';
+import { upCommand } from './commands/up.ts';
+import type { CliContext } from './context.ts';
+import { exitCodeFor } from './exit.ts';
+import { createOutput } from './output.ts';
+
+const version = (): string =>
+  (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+    .version;
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('dwk')
+    .description('Run NATS JetStream data pipelines (fetcher → mappers → savers) on Kubernetes or locally.')
+    .version(version(), '--version', 'print the version of dwk')
+    .option('-n, --namespace <namespace>', 'Kubernetes namespace (cluster mode)')
+    .option('--no-color', 'no colours in the output (also NO_COLOR=1)')
+    .option('-v, --verbose', 'say more about what happens')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void ctx.stdout.write(s),
+      writeErr: (s) => void ctx.stderr.write(s),
+    })
+    .showSuggestionAfterError()
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  $ dwk up --local                      # the bundled example: 100,000 objects\n' +
+        '  $ dwk scale mapper 8 --local\n' +
+        '  $ dwk status --local --once -o json\n' +
+        '  $ dwk down --local\n' +
+        '\nExit codes: 0 ok, 1 failure, 2 usage, 3 invalid pipeline, 4 unavailable, 5 timeout, 70 bug.\n',
+    );
+  for (const cmd of [upCommand(ctx), scaleCommand(ctx), statusCommand(ctx), downCommand(ctx)]) {
+    program.addCommand(cmd.copyInheritedSettings(program));
+  }
+  return program;
+}
+
+/** Parses and runs one command line; returns the exit code. Never calls process.exit. */
+export async function run(argv: string[], ctx: CliContext): Promise<number> {
+  const program = buildProgram(ctx);
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return EXIT.usage;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    return await exitCodeFor(err, createOutput(ctx, globalFlags(argv)));
+  }
+}
+
+// Commander may fail before it parses the globals, so read the two that shape error output here.
+const globalFlags = (argv: string[]) => ({
+  color: !argv.includes('--no-color'),
+  verbose: argv.includes('-v') || argv.includes('--verbose'),
+});
