@@ -181,5 +181,7 @@ async function waitForCompletion(config: FetcherConfig, ctx: RoleContext, total:
     await sleep(1000, undefined, { signal: halt }).catch(() => undefined);
   }
   // Stay up and idle: a Deployment would restart a fetcher that exits.
-  await new Promise<void>((resolve) => halt.addEventListener('abort', () => resolve(), { once: true }));
+  if (!halt.aborted) {
+    await new Promise<void>((resolve) => halt.addEventListener('abort', () => resolve(), { once: true }));
+  }
 }

@@ -20,6 +20,7 @@ export const realClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
     new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
       const t = setTimeout(resolve, ms);
       signal?.addEventListener('abort', () => {
         clearTimeout(t);
