@@ -46,6 +46,8 @@ export function workloadSpawner(options: WorkloadSpawnerOptions): SpawnFn {
         ...options.envOf(request.component),
         [ENV.instance]: request.instance,
         [ENV.httpPort]: String(port),
+        // Local mode serves nothing beyond this machine.
+        [ENV.httpHost]: '127.0.0.1',
         [ENV.logLevel]: options.logLevel,
       };
       const log = openSync(logFileOf(options.logDir, request.instance), 'a');
