@@ -42,8 +42,8 @@ describe('status rendering', () => {
     delete s.progress;
     delete s.lag;
     const text = statusText(s);
-    assert.match(text, /NATS:      nats:\/\/x:1 UNREACHABLE: TIMEOUT/);
-    assert.match(text, /Chunks:    unknown \(NATS not reachable\)/);
+    assert.match(text, /NATS: {6}nats:\/\/x:1 UNREACHABLE: TIMEOUT/);
+    assert.match(text, /Chunks: {4}unknown \(NATS not reachable\)/);
   });
 
   it('renders one progress line for logs without a terminal', () => {

@@ -55,7 +55,7 @@ export async function waitFor<T>(
     }
     await sleep(200);
   }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  throw new Error(`timed out waiting for ${what}`, { cause: last });
 }
 
 export async function statusJson(cwd: string, pipeline?: string): Promise<LocalStatus> {
