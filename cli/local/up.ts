@@ -119,6 +119,11 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
   const startedAt = Date.now();
   let phase: LocalPhase = 'Starting';
   let reporter: Reporter | undefined;
+  // While the live view draws, lines go through it; text written around ink would garble the frame.
+  const say = (text: string, warn = false) =>
+    reporter ? reporter.event(text, warn) : warn ? out.warn(text) : out.info(text);
+  const summary: Array<() => void> = [];
+  let refresh = () => {};
   const kill: { pids: () => number[] } = { pids: () => [] };
   const offExit = ctx.onExit(() => {
     // Last resort when dwk dies with children alive (an uncaught error): they must not outlive it.
@@ -139,7 +144,7 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
     signals++;
     if (signals === 1) stopRequested(signal);
     else {
-      out.info('stopping now (second signal): killing every process');
+      say('stopping now (second signal): killing every process', true);
       void supervisor?.forceStop();
     }
   });
@@ -200,6 +205,7 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
       sinkPath: paths.sinkPath,
     };
     const status = () => assembleStatus(run, phase, sup.snapshot(), monitor.latest);
+    refresh = () => report.progress(status());
     const token = randomBytes(24).toString('hex');
     const control = await serveControl(
       {
@@ -231,7 +237,7 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
     cleanups.push(['state file', () => removeRunState(paths.dataDir)]);
 
     const replicas = componentsOf(pipeline.spec).map((c) => `${c} ×${desiredReplicas(pipeline.spec, c)}`);
-    out.info(
+    say(
       `${name}: NATS ${natsUrl}${run.natsManaged ? ' (started by dwk)' : ''}; ${replicas.join(', ')}; ` +
         `logs in ${relative(ctx.cwd, paths.logDir) || '.'}. Ctrl-C stops.`,
     );
@@ -251,32 +257,45 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
       const p = monitor.latest.figures?.progress;
       const dead = p?.chunksDeadLettered ? `, ${p.chunksDeadLettered} dead-lettered` : '';
       const where = paths.sinkPath ? `; results in ${relative(ctx.cwd, paths.sinkPath)}` : '';
-      out.print(
-        `${name}: done, ${savedText(status())}${dead} in ${formatDuration((Date.now() - startedAt) / 1000)}${where}`,
-      );
-      if (p?.chunksDeadLettered)
-        out.warn(`${p.chunksDeadLettered} chunks were dead-lettered; see the DLQ stream`);
+      const line = `${name}: done, ${savedText(status())}${dead} in ${formatDuration((Date.now() - startedAt) / 1000)}${where}`;
+      summary.push(() => out.print(line));
+      if (p?.chunksDeadLettered) {
+        const n = p.chunksDeadLettered;
+        summary.push(() => out.warn(`${n} chunks were dead-lettered; see the DLQ stream`));
+      }
     } else {
-      out.info(`${name}: stopping (${why}); waiting for the workloads to drain`);
+      say(`${name}: stopping (${why}); waiting for the workloads to drain`);
       if (why !== 'dwk down') interrupted = why;
     }
   } finally {
     offSignal();
-    await reporter?.close();
-    await runCleanups(cleanups, out);
-    offExit();
+    // The view keeps drawing while the workloads drain; the summary comes once it is gone.
+    const ticker = setInterval(() => refresh(), 500);
+    try {
+      await runCleanups(cleanups, out, say);
+    } finally {
+      clearInterval(ticker);
+      await reporter?.close();
+      reporter = undefined;
+      offExit();
+    }
+    for (const line of summary) line();
   }
   if (interrupted !== undefined) throw new InterruptedError(interrupted);
 }
 
-async function runCleanups(cleanups: Array<[string, () => Promise<void>]>, out: Output): Promise<void> {
+async function runCleanups(
+  cleanups: Array<[string, () => Promise<void>]>,
+  out: Output,
+  say: (text: string, warn?: boolean) => void,
+): Promise<void> {
   const failures: unknown[] = [];
   for (const [what, fn] of cleanups.reverse()) {
     try {
       await fn();
-      out.debug(`stopped ${what}`);
+      if (out.verbose) say(`stopped ${what}`);
     } catch (err) {
-      out.warn(`could not stop ${what}: ${(err as Error).message}`);
+      say(`could not stop ${what}: ${(err as Error).message}`, true);
       failures.push(err);
     }
   }
