@@ -33,7 +33,7 @@ import { workloadSpawner } from './processes.ts';
 import { inkReporter, plainReporter, type Reporter } from './reporter.ts';
 import { describeEvent } from './events.ts';
 import { Supervisor } from './supervisor.ts';
-import { localRoot, register, removeRunState, runningState, writeRunState } from './state.ts';
+import { isAlive, localRoot, register, removeRunState, runningState, writeRunState } from './state.ts';
 
 const POLL_MS = 1000;
 
@@ -124,6 +124,7 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
     reporter ? reporter.event(text, warn) : warn ? out.warn(text) : out.info(text);
   const summary: Array<() => void> = [];
   let refresh = () => {};
+  let keepNatsUp = async () => {};
   const kill: { pids: () => number[] } = { pids: () => [] };
   const offExit = ctx.onExit(() => {
     // Last resort when dwk dies with children alive (an uncaught error): they must not outlive it.
@@ -159,6 +160,17 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
       natsPid = () => server.pid;
       natsMonitorUrl = server.monitorUrl;
       cleanups.push(['nats-server', () => server.stop(5000)]);
+      keepNatsUp = async () => {
+        // Like any other process here: if the nats-server dies, it comes back on the same store.
+        if (server.pid === undefined || isAlive(server.pid)) return;
+        say('nats-server exited; starting it again on the same ports and store', true);
+        try {
+          await server.start();
+          say('nats-server is back');
+        } catch (err) {
+          say(`could not start nats-server again (${(err as Error).message}); retrying`, true);
+        }
+      };
     }
     const nc: NatsConnection = await connectNats({
       servers: natsUrl,
@@ -244,11 +256,17 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
     for (const c of componentsOf(pipeline.spec)) sup.scale(c, desiredReplicas(pipeline.spec, c));
     phase = 'Running';
 
-    const done = pollUntilDone(monitor, () => {
-      if (phase !== 'Stopping') phase = monitor.complete() ? 'Complete' : 'Running';
-      report.progress(status());
-      return opts.exitWhenDone === true && monitor.complete();
-    });
+    const done = pollUntilDone(
+      async () => {
+        await keepNatsUp();
+        await monitor.poll();
+      },
+      () => {
+        if (phase !== 'Stopping') phase = monitor.complete() ? 'Complete' : 'Running';
+        report.progress(status());
+        return opts.exitWhenDone === true && monitor.complete();
+      },
+    );
     const why = await Promise.race([stopped, done.finished.then(() => 'done')]);
     done.cancel();
     phase = 'Stopping';
@@ -303,12 +321,12 @@ async function runCleanups(
 }
 
 /** Polls every second; `finished` resolves when `tick` says done. */
-function pollUntilDone(monitor: ProgressMonitor, tick: () => boolean) {
+function pollUntilDone(poll: () => Promise<void>, tick: () => boolean) {
   let timer: NodeJS.Timeout | undefined;
   let cancelled = false;
   const finished = new Promise<void>((resolveDone) => {
     const loop = async () => {
-      await monitor.poll();
+      await poll();
       if (cancelled) return;
       if (tick()) return resolveDone();
       timer = setTimeout(() => void loop(), POLL_MS);
