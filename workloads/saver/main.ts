@@ -89,21 +89,43 @@ export async function runSaver(config: SaverConfig, ctx: RoleContext): Promise<v
     }
   };
 
-  // consume() keeps a buffer of up to batchSize messages flowing; each batch takes the first
-  // message and whatever else has already arrived, so one fsync covers many chunks.
+  // consume() keeps messages flowing into a small local queue; each batch takes whatever has
+  // arrived (up to batchSize), so one fsync covers many chunks without waiting for a full batch.
   const messages = await consumer.consume({ max_messages: config.batchSize });
-  ctx.stopping.addEventListener('abort', () => void messages.close(), { once: true });
-  const it = messages[Symbol.asyncIterator]();
-  while (!ctx.stopping.aborted) {
-    const first = await it.next();
-    if (first.done) break;
-    const batch: JsMsg[] = [first.value];
-    while (batch.length < config.batchSize && messages.getPending() > 0) {
-      const more = await it.next();
-      if (more.done) break;
-      batch.push(more.value);
+  const queue: JsMsg[] = [];
+  let wakeSaver: (() => void) | undefined;
+  let wakeReader: (() => void) | undefined;
+  const stopped = new Promise<void>((resolve) => {
+    if (ctx.stopping.aborted) resolve();
+    ctx.stopping.addEventListener('abort', () => resolve(), { once: true });
+  });
+  void stopped.then(() => {
+    void messages.close();
+    wakeSaver?.();
+    wakeReader?.();
+  });
+  const reader = (async () => {
+    for await (const m of messages) {
+      queue.push(m);
+      wakeSaver?.();
+      // Backpressure: stop taking from the consumer while a full batch waits.
+      while (queue.length >= config.batchSize && !ctx.stopping.aborted) {
+        await new Promise<void>((r) => (wakeReader = r));
+      }
+      if (ctx.stopping.aborted) m.nak();
     }
+  })();
+  while (!ctx.stopping.aborted) {
+    if (queue.length === 0) {
+      await new Promise<void>((r) => (wakeSaver = r));
+      continue;
+    }
+    const batch = queue.splice(0, config.batchSize);
+    wakeReader?.();
     // A batch in hand is finished even during shutdown: it is one fsync away from done.
     await saveBatch(batch);
   }
+  // Queued but not started: hand back at once rather than wait for ackWait.
+  for (const m of queue.splice(0)) m.nak();
+  await Promise.race([reader, new Promise((r) => setTimeout(r, 1000))]);
 }

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connectNats, type NatsConnection } from '../../lib/nats/connect.ts';
+import { decodeFetcherProgress } from '../../lib/nats/progress.ts';
+import { startNatsServer, type RunningNatsServer } from '../../lib/nats/server.ts';
+import { topology } from '../../lib/nats/topology.ts';
+import { exactlyOnce, idCounts, spec, tempDir, waitFor, workloadSet } from '../support/workloads.ts';
+
+describe('the fetcher', { timeout: 180_000 }, () => {
+  let nats: RunningNatsServer;
+  let nc: NatsConnection;
+  const dir = tempDir('fetcher');
+
+  before(async () => {
+    nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+    nc = await connectNats({ servers: nats.url, name: 'test', persistent: true });
+  });
+  after(async () => {
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  const published = async (pipeline: string) => {
+    const t = topology(pipeline);
+    const kv = await new Kvm(nc).open(t.buckets.state);
+    return decodeFetcherProgress((await kv.get(t.keys.fetcherProgress))?.value);
+  };
+
+  /** Per chunk subject, how many messages the stream holds. */
+  const storedPerChunk = async (pipeline: string) => {
+    const t = topology(pipeline);
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.streams.info(t.streams.chunks, { subjects_filter: t.subjects.chunks });
+    return { messages: info.state.messages, subjects: info.state.subjects ?? {} };
+  };
+
+  it('killed mid-run three times, stores no chunk twice and the run completes', async () => {
+    const objects = 50_000;
+    const chunks = objects / 10;
+    const sink = join(dir, 'restart.jsonl');
+    // maxInFlight 1 slows publishing enough to kill it mid-way.
+    const s = spec({
+      source: { generate: { objects } },
+      chunkSize: 10,
+      fetcher: { maxInFlight: 1 },
+      saver: { sink: { path: sink } },
+    });
+    const w = workloadSet('restart', s, nats.url, dir);
+    const kills: number[] = [];
+    try {
+      for (let round = 0; round < 3; round++) {
+        // Each incarnation has a new name, as a new Pod would: it waits out the dead one's lease.
+        const f = w.start('fetcher', `fetcher-${round}`, { DWK_LEASE_SECONDS: '2' });
+        const before = (await published('restart').catch(() => undefined))?.published ?? 0;
+        await waitFor('the fetcher to make progress', async () => {
+          const p = await published('restart');
+          return p && p.published > before + 300 ? true : undefined;
+        });
+        await sleep(50 + Math.random() * 200);
+        await w.kill(f);
+        kills.push((await published('restart'))?.published ?? -1);
+      }
+      assert.ok(
+        (kills.at(-1) ?? 0) < chunks,
+        'the fetcher finished before the last kill; the test proves nothing',
+      );
+      w.start('fetcher', 'fetcher-final', { DWK_LEASE_SECONDS: '2' });
+      await waitFor('the source to be fully published', async () =>
+        (await published('restart'))?.done ? true : undefined,
+      );
+      const stored = await storedPerChunk('restart');
+      assert.equal(stored.messages, chunks, `kills at ${kills.join(', ')}`);
+      const twice = Object.entries(stored.subjects).filter(([, n]) => n !== 1);
+      assert.deepEqual(twice, []);
+      assert.equal(Object.keys(stored.subjects).length, chunks);
+      // And the run completes: every object saved once.
+      w.start('mapper', 'mapper-0', { DWK_MAPPER_CONCURRENCY: '16' });
+      w.start('mapper', 'mapper-1', { DWK_MAPPER_CONCURRENCY: '16' });
+      w.start('saver', 'saver-0');
+      await waitFor(
+        'every object saved',
+        () => (idCounts(sink).size === objects ? true : undefined),
+        150_000,
+      );
+    } finally {
+      await w.stopAll();
+    }
+    assert.equal(exactlyOnce(idCounts(sink), objects), '');
+  });
+
+  it('with two replicas, one leads; when it dies the standby takes over and finishes', async () => {
+    const objects = 100_000;
+    const s = spec({ source: { generate: { objects } }, chunkSize: 10, fetcher: { maxInFlight: 1 } });
+    const w = workloadSet('leader', s, nats.url, dir);
+    const lease = { DWK_LEASE_SECONDS: '3' };
+    try {
+      const a = w.start('fetcher', 'fetcher-a', lease);
+      await waitFor(
+        'fetcher-a to lead',
+        async () => ((await published('leader'))?.published ?? 0) > 0 || undefined,
+      );
+      const b = w.start('fetcher', 'fetcher-b', lease);
+      await waitFor('fetcher-b to stand by', () =>
+        w.logs().includes('"instance":"fetcher-b"') && w.logs().includes('Standing by') ? true : undefined,
+      );
+      const atKill = (await published('leader'))?.published ?? 0;
+      assert.ok(atKill < objects / 10, 'the leader finished before it could be killed');
+      await w.kill(a);
+      const killedAt = Date.now();
+      await waitFor(
+        'fetcher-b to take over',
+        () => (/"instance":"fetcher-b".*Acquired the fetcher lease/.test(w.logs()) ? true : undefined),
+        20_000,
+      );
+      const failover = Date.now() - killedAt;
+      assert.ok(failover < 10_000, `failover took ${failover} ms with a 3 s lease`);
+      await waitFor(
+        'the source to be fully published',
+        async () => ((await published('leader'))?.done ? true : undefined),
+        120_000,
+      );
+      assert.equal(b.child.exitCode, null);
+      const stored = await storedPerChunk('leader');
+      assert.equal(stored.messages, objects / 10);
+    } finally {
+      await w.stopAll();
+    }
+  });
+});
