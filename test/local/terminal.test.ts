@@ -59,7 +59,11 @@ describe('dwk up --local in a real terminal', { skip: hasTmux ? false : 'tmux is
       );
       assert.equal(code, '130');
       assert.deepEqual(pids.filter(alive), []);
-      assert.deepEqual(processesUnder(dir), []);
+      // The tmux server and the pane's shell carry the command line, with the exit-code file in it.
+      assert.deepEqual(
+        processesUnder(dir).filter((p) => !p.cmd.includes(exitFile)),
+        [],
+      );
       for (const m of ['mapper-0', 'mapper-1']) {
         const log = readFileSync(join(dir, `.dwk/tty/logs/${m}.log`), 'utf8');
         assert.match(log, /"signal":"SIGTERM"/, `${m} was stopped by dwk`);
