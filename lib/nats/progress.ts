@@ -70,10 +70,13 @@ export async function progressReader(
     }
   };
 
+  /** Messages in a stream; with a filter, those on matching subjects (state.messages is always the total). */
   const count = async (stream: string, filter?: string): Promise<{ messages: number; subjects: number }> => {
     try {
       const si = await jsm.streams.info(stream, filter ? { subjects_filter: filter } : undefined);
-      return { messages: si.state.messages, subjects: Object.keys(si.state.subjects ?? {}).length };
+      if (!filter) return { messages: si.state.messages, subjects: si.state.num_subjects ?? 0 };
+      const perSubject = Object.values(si.state.subjects ?? {});
+      return { messages: perSubject.reduce((a, b) => a + b, 0), subjects: perSubject.length };
     } catch (err) {
       if (notFound(err)) return { messages: 0, subjects: 0 };
       throw err;

@@ -106,7 +106,7 @@ export async function waitFor<T>(
 /** Reads a JSONL sink and counts every id: the exactly-once check. */
 export function idCounts(path: string): Map<string, number> {
   const counts = new Map<string, number>();
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {

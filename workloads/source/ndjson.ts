@@ -38,9 +38,9 @@ export async function* ndjsonChunks(
   let seen = 0;
   let index = start;
   let lines: string[] = [];
-  for await (const raw of await openLines(url, signal)) {
-    const line = raw.trim();
-    if (line === '') continue;
+  for await (const line of await openLines(url, signal)) {
+    // Blank lines are skipped; every other line travels as it is, so a dead letter is the original.
+    if (line.trim() === '') continue;
     if (seen++ < skip) continue;
     lines.push(line);
     if (lines.length === chunkSize) {

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { connectNats } from '../../lib/nats/connect.ts';
+import { progressReader } from '../../lib/nats/progress.ts';
+import { freePort, startNatsServer } from '../../lib/nats/server.ts';
+import { exactlyOnce, idCounts, spec, tempDir, waitFor, workloadSet } from '../support/workloads.ts';
+
+const status = async (url: string) => (await fetch(url).catch(() => undefined))?.status;
+
+describe('resilience', { timeout: 120_000 }, () => {
+  it('workloads started before NATS wait, report not ready, and finish once it comes up', async () => {
+    const dir = tempDir('late-nats');
+    const port = await freePort();
+    const url = `nats://127.0.0.1:${port}`;
+    const sink = join(dir, 'out.jsonl');
+    const s = spec({ source: { generate: { objects: 5000 } }, saver: { sink: { path: sink } } });
+    const w = workloadSet('late', s, url, dir);
+    const httpPort = await freePort();
+    let nats;
+    try {
+      w.start('fetcher', 'fetcher-0');
+      w.start('mapper', 'mapper-0', { DWK_HTTP_PORT: String(httpPort) });
+      w.start('saver', 'saver-0');
+      await waitFor('the mapper to serve health', async () =>
+        (await status(`http://127.0.0.1:${httpPort}/healthz`)) === 200 ? true : undefined,
+      );
+      assert.equal(await status(`http://127.0.0.1:${httpPort}/readyz`), 503);
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.equal(w.running().length, 3, 'a workload gave up while NATS was down');
+      nats = await startNatsServer({ dataDir: join(dir, 'nats'), port });
+      await waitFor(
+        'the mapper to be ready',
+        async () => ((await status(`http://127.0.0.1:${httpPort}/readyz`)) === 200 ? true : undefined),
+        30_000,
+      );
+      await waitFor('every object saved', () => (idCounts(sink).size === 5000 ? true : undefined));
+    } finally {
+      await w.stopAll();
+      await nats?.stop();
+    }
+    assert.equal(exactlyOnce(idCounts(sink), 5000), '');
+    assert.match(w.logs(), /Reconnected to NATS|Acquired the fetcher lease/);
+  });
+
+  it('SIGTERM during long work exits within 10 s and hands the chunks back at once', async () => {
+    const dir = tempDir('sigterm');
+    const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+    const nc = await connectNats({ servers: nats.url, name: 'test' });
+    const s = spec({
+      source: { generate: { objects: 400 } },
+      saver: { sink: { path: join(dir, 'out.jsonl') } },
+      mapper: { concurrency: 4, ackWaitSeconds: 60, work: { waitMs: { min: 60_000, max: 60_000 } } },
+    });
+    const w = workloadSet('sigterm', s, nats.url, dir);
+    try {
+      const reader = await progressReader(nc, 'sigterm', 4);
+      w.start('fetcher', 'fetcher-0');
+      const m = w.start('mapper', 'mapper-0');
+      await waitFor('the mapper to hold 4 chunks', async () =>
+        (await reader.read()).lag.mapper?.ackPending === 4 ? true : undefined,
+      );
+      const t0 = Date.now();
+      m.child.kill('SIGTERM');
+      const code = await m.exited;
+      const took = Date.now() - t0;
+      assert.equal(code, 0);
+      assert.ok(took < 10_000, `exit took ${took} ms`);
+      // Handed back (nak), not left to time out after 60 s of ackWait: a fresh mapper gets them now.
+      w.start('mapper', 'mapper-1', { DWK_WORK_WAIT_MIN_MS: '0', DWK_WORK_WAIT_MAX_MS: '0' });
+      w.start('saver', 'saver-0');
+      await waitFor(
+        'the 4 chunks to be saved well before ackWait',
+        async () => ((await reader.read()).progress.chunksSaved === 4 ? true : undefined),
+        15_000,
+      );
+    } finally {
+      await w.stopAll();
+      await nc.close();
+      await nats.stop();
+    }
+  });
+});
