@@ -78,6 +78,13 @@ describe('Pipeline validation', () => {
     ]);
   });
 
+  it('rejects a transform that is not valid JSONata', () => {
+    assert.match(
+      fieldErrors({ mapper: { transform: '{"id": id,' } })[0] ?? '',
+      /^spec\.mapper\.transform: invalid JSONata expression/,
+    );
+  });
+
   it('accepts the bundled example', () => {
     const doc: unknown = parse(
       readFileSync(new URL('../../examples/pipeline.yaml', import.meta.url), 'utf8'),

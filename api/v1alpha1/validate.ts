@@ -1,6 +1,7 @@
 /** Defaults and validation of Pipeline manifests, with messages that name the field. No I/O. */
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import jsonata from 'jsonata';
 import { PipelineSchema, PipelineSpecSchema, rulesOf, type Pipeline, type PipelineSpec } from './pipeline.ts';
 
 export interface FieldError {
@@ -79,6 +80,21 @@ function checkRules(schema: TSchema, value: unknown, path: string, out: FieldErr
   }
 }
 
+/** Rules no schema can express: the transform must compile. */
+function checkSemantics(spec: unknown, prefix: string, out: FieldError[]): void {
+  const transform = (spec as { mapper?: { transform?: unknown } } | undefined)?.mapper?.transform;
+  if (typeof transform !== 'string') return;
+  try {
+    jsonata(transform);
+  } catch (err) {
+    const e = err as { message?: string; position?: number };
+    out.push({
+      field: `${prefix}.mapper.transform`,
+      message: `invalid JSONata expression: ${e.message ?? String(err)} (at position ${e.position ?? '?'})`,
+    });
+  }
+}
+
 function validate(schema: TSchema, input: unknown, prefix: string): FieldError[] {
   const errors: FieldError[] = [];
   const seen = new Set<string>();
@@ -97,6 +113,7 @@ function validate(schema: TSchema, input: unknown, prefix: string): FieldError[]
 export function resolveSpec(spec: unknown, source?: string): PipelineSpec {
   const withDefaults = Value.Default(PipelineSpecSchema, structuredClone(spec ?? {}));
   const errors = validate(PipelineSpecSchema, withDefaults, 'spec');
+  if (errors.length === 0) checkSemantics(withDefaults, 'spec', errors);
   if (errors.length > 0) throw new InvalidPipelineError(errors, source);
   return withDefaults as PipelineSpec;
 }
@@ -109,6 +126,7 @@ export function parsePipeline(doc: unknown, source?: string): Pipeline {
   const manifest = structuredClone(doc) as Record<string, unknown>;
   manifest.spec = Value.Default(PipelineSpecSchema, manifest.spec ?? {});
   const errors = validate(PipelineSchema, manifest, '');
+  if (errors.length === 0) checkSemantics(manifest.spec, 'spec', errors);
   if (errors.length > 0) throw new InvalidPipelineError(errors, source);
   return manifest as Pipeline;
 }
