@@ -15,7 +15,7 @@ import {
 import { EXIT, UnavailableError, UserError } from '../../lib/errors.ts';
 import { connectNats, type NatsConnection } from '../../lib/nats/connect.ts';
 import { progressReader } from '../../lib/nats/progress.ts';
-import { freePort, requireNatsServer, startNatsServer } from '../../lib/nats/server.ts';
+import { freePort, requireNatsServer } from '../../lib/nats/server.ts';
 import { deletePipeline } from '../../lib/nats/setup.ts';
 import type { UpOptions } from '../commands/up.ts';
 import { BUNDLED_EXAMPLE } from '../config.ts';
@@ -33,7 +33,8 @@ import { workloadSpawner } from './processes.ts';
 import { inkReporter, plainReporter, type Reporter } from './reporter.ts';
 import { describeEvent } from './events.ts';
 import { Supervisor } from './supervisor.ts';
-import { isAlive, localRoot, register, removeRunState, runningState, writeRunState } from './state.ts';
+import { localRoot, register, removeRunState, runningState, writeRunState } from './state.ts';
+import { externalNats, managedNats } from './nats.ts';
 
 const POLL_MS = 1000;
 
@@ -100,7 +101,7 @@ export async function upLocal(opts: UpOptions, ctx: CliContext, out: Output): Pr
     dataDir: paths.dataDir,
     ...(opts.natsUrl !== undefined ? { externalNatsUrl: opts.natsUrl } : {}),
   });
-  await runPipeline({ opts, ctx, out, pipeline, paths, root, natsBinary });
+  await runPipeline({ opts, ctx, out, pipeline, paths, natsBinary });
 }
 
 interface RunArgs {
@@ -109,7 +110,6 @@ interface RunArgs {
   out: Output;
   pipeline: Pipeline;
   paths: LocalPaths;
-  root: string;
   natsBinary: string;
 }
 
@@ -124,7 +124,6 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
     reporter ? reporter.event(text, warn) : warn ? out.warn(text) : out.info(text);
   const summary: Array<() => void> = [];
   let refresh = () => {};
-  let keepNatsUp = async () => {};
   const kill: { pids: () => number[] } = { pids: () => [] };
   const offExit = ctx.onExit(() => {
     // Last resort when dwk dies with children alive (an uncaught error): they must not outlive it.
@@ -151,27 +150,10 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
   });
 
   try {
-    let natsUrl = opts.natsUrl;
-    let natsPid = (): number | undefined => undefined;
-    let natsMonitorUrl: string | undefined;
-    if (natsUrl === undefined) {
-      const server = await startNatsServer({ dataDir: paths.natsDir, binary: natsBinary, detached: true });
-      natsUrl = server.url;
-      natsPid = () => server.pid;
-      natsMonitorUrl = server.monitorUrl;
-      cleanups.push(['nats-server', () => server.stop(5000)]);
-      keepNatsUp = async () => {
-        // Like any other process here: if the nats-server dies, it comes back on the same store.
-        if (server.pid === undefined || isAlive(server.pid)) return;
-        say('nats-server exited; starting it again on the same ports and store', true);
-        try {
-          await server.start();
-          say('nats-server is back');
-        } catch (err) {
-          say(`could not start nats-server again (${(err as Error).message}); retrying`, true);
-        }
-      };
-    }
+    const nats =
+      opts.natsUrl === undefined ? await managedNats(paths.natsDir, natsBinary) : externalNats(opts.natsUrl);
+    cleanups.push(['nats-server', () => nats.stop()]);
+    const natsUrl = nats.url;
     const nc: NatsConnection = await connectNats({
       servers: natsUrl,
       name: `dwk-up-${name}`,
@@ -202,7 +184,7 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
       },
     });
     const sup = supervisor;
-    kill.pids = () => [...sup.pids(), ...[natsPid()].filter((p): p is number => p !== undefined)];
+    kill.pids = () => [...sup.pids(), ...[nats.pid()].filter((p): p is number => p !== undefined)];
     cleanups.push(['workloads', () => sup.stop()]);
 
     const run: RunInfo = {
@@ -211,9 +193,9 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
       startedAt: new Date(startedAt).toISOString(),
       dataDir: paths.dataDir,
       natsUrl,
-      natsManaged: opts.natsUrl === undefined,
-      natsPid,
-      ...(natsMonitorUrl !== undefined ? { natsMonitorUrl } : {}),
+      natsManaged: nats.managed,
+      natsPid: nats.pid,
+      ...(nats.monitorUrl !== undefined ? { natsMonitorUrl: nats.monitorUrl } : {}),
       sinkPath: paths.sinkPath,
     };
     const status = () => assembleStatus(run, phase, sup.snapshot(), monitor.latest);
@@ -258,7 +240,7 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
 
     const done = pollUntilDone(
       async () => {
-        await keepNatsUp();
+        await nats.keepUp(say);
         await monitor.poll();
       },
       () => {
