@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { resolveSpec } from '../../api/v1alpha1/validate.ts';
+import type { ServiceMonitor, ObservedMonitoring } from './monitoring.ts';
+import { plan, type PlanInput } from './index.ts';
+
+const ref = { name: 'demo', namespace: 'team', uid: 'uid-1' };
+const noMonitoring: ObservedMonitoring = { crdInstalled: false, prometheuses: [], namespaceLabels: {} };
+
+/** A builder for plan inputs: defaults everywhere, override what a test is about. */
+function input(
+  over: Partial<Omit<PlanInput, 'observed'>> & {
+    observed?: Partial<PlanInput['observed']>;
+    specIn?: unknown;
+  } = {},
+): PlanInput {
+  return {
+    ref,
+    generation: 3,
+    spec: resolveSpec(over.specIn ?? {}),
+    status: undefined,
+    now: new Date('2026-11-23T12:00:00Z'),
+    ...over,
+    observed: {
+      deployments: {},
+      monitoring: noMonitoring,
+      progress: undefined,
+      problems: [],
+      ...over.observed,
+    },
+  };
+}
+
+const deployments = (p: ReturnType<typeof plan>) =>
+  p.apply.filter((o): o is V1Deployment => o.kind === 'Deployment');
+const byName = (p: ReturnType<typeof plan>, name: string) =>
+  deployments(p).find((d) => d.metadata?.name === name);
+
+/** An observed Deployment that has rolled out `ready` of `replicas`. */
+function observed(replicas: number, ready = replicas, generation = 1): V1Deployment {
+  return {
+    metadata: { generation },
+    status: { observedGeneration: generation, replicas, readyReplicas: ready, updatedReplicas: replicas },
+  };
+}
+
+describe('plan', () => {
+  it('creates a Deployment and a Service per component, named <pipeline>-<component>, owned by the Pipeline', () => {
+    const p = plan(input());
+    assert.deepEqual(
+      p.apply.map((o) => `${o.kind}/${o.metadata?.name}`),
+      [
+        'Service/demo-fetcher',
+        'Deployment/demo-fetcher',
+        'Service/demo-mapper',
+        'Deployment/demo-mapper',
+        'Service/demo-saver',
+        'Deployment/demo-saver',
+      ],
+    );
+    for (const o of p.apply) {
+      assert.deepEqual(o.metadata?.ownerReferences, [
+        {
+          apiVersion: 'dwk.dev/v1alpha1',
+          kind: 'Pipeline',
+          name: 'demo',
+          uid: 'uid-1',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]);
+      assert.equal(o.metadata?.labels?.['app.kubernetes.io/part-of'], 'dwk');
+      assert.equal(o.metadata?.labels?.['app.kubernetes.io/managed-by'], 'dwk');
+      assert.equal(o.metadata?.labels?.['app.kubernetes.io/instance'], 'demo');
+    }
+  });
+
+  it('sets the spec replicas, and 0 everywhere when paused', () => {
+    assert.equal(
+      byName(plan(input({ specIn: { mapper: { replicas: 7 } } })), 'demo-mapper')?.spec?.replicas,
+      7,
+    );
+    const paused = plan(input({ specIn: { paused: true, mapper: { replicas: 7 } } }));
+    assert.deepEqual(
+      deployments(paused).map((d) => d.spec?.replicas),
+      [0, 0, 0],
+    );
+  });
+
+  it('gives workloads the env of the spec, the pod name as instance, and a secret reference, never a secret value', () => {
+    const p = plan(
+      input({
+        specIn: {
+          broadcaster: {
+            target: { type: 'slack', urlFrom: { secretKeyRef: { name: 'hooks', key: 'slack' } } },
+          },
+        },
+      }),
+    );
+    const env = byName(p, 'demo-broadcaster')?.spec?.template.spec?.containers[0]?.env ?? [];
+    assert.deepEqual(
+      env.find((e) => e.name === 'DWK_TARGET_URL'),
+      {
+        name: 'DWK_TARGET_URL',
+        valueFrom: { secretKeyRef: { name: 'hooks', key: 'slack' } },
+      },
+    );
+    assert.deepEqual(env.find((e) => e.name === 'DWK_INSTANCE')?.valueFrom, {
+      fieldRef: { fieldPath: 'metadata.name' },
+    });
+    const mapperEnv = byName(p, 'demo-mapper')?.spec?.template.spec?.containers[0]?.env ?? [];
+    assert.equal(mapperEnv.find((e) => e.name === 'DWK_MAPPER_CONCURRENCY')?.value, '4');
+  });
+
+  it('makes Pods that satisfy the restricted Pod Security Standard', () => {
+    for (const d of deployments(plan(input()))) {
+      const pod = d.spec?.template.spec;
+      assert.equal(pod?.securityContext?.runAsNonRoot, true);
+      assert.equal(pod?.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+      for (const c of pod?.containers ?? []) {
+        assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
+        assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
+        assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL']);
+        assert.equal(c.readinessProbe?.httpGet?.path, '/readyz');
+        assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
+      }
+    }
+  });
+
+  it('removes the broadcaster once it leaves the spec', () => {
+    const p = plan(input({ observed: { deployments: { broadcaster: observed(1) } } }));
+    assert.deepEqual(
+      p.remove.map((r) => `${r.kind}/${r.name}`),
+      ['Deployment/demo-broadcaster', 'Service/demo-broadcaster'],
+    );
+  });
+});
+
+describe('status', () => {
+  it('is Ready with observedGeneration once every Deployment has its replicas ready', () => {
+    const all = { fetcher: observed(1), mapper: observed(3), saver: observed(1) };
+    const s = plan(input({ observed: { deployments: all } })).status;
+    assert.equal(s.observedGeneration, 3);
+    const ready = s.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'True');
+    assert.equal(s.conditions?.find((c) => c.type === 'Progressing')?.status, 'False');
+    assert.deepEqual(s.summary, { fetcher: '1/1', mapper: '3/3', saver: '1/1' });
+    assert.equal(s.replicas, 3);
+    assert.equal(s.selector, 'app.kubernetes.io/name=mapper,app.kubernetes.io/instance=demo');
+  });
+
+  it('is not Ready and Progressing while a component rolls out, naming it', () => {
+    const s = plan(
+      input({
+        observed: { deployments: { fetcher: observed(1), mapper: observed(3, 1), saver: observed(1) } },
+      }),
+    ).status;
+    const ready = s.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'False');
+    assert.equal(ready?.message, 'waiting for mapper 1/3');
+    assert.equal(s.conditions?.find((c) => c.type === 'Progressing')?.status, 'True');
+  });
+
+  it('keeps lastTransitionTime while a condition keeps its status (no status churn)', () => {
+    const first = plan(input()).status;
+    const later = plan(input({ status: first, now: new Date('2026-11-23T13:00:00Z') })).status;
+    assert.deepEqual(later, first);
+  });
+
+  it('is Degraded with the reason when applying failed', () => {
+    const s = plan(input({ observed: { problems: ['Secret team/hooks not found'] } })).status;
+    const degraded = s.conditions?.find((c) => c.type === 'Degraded');
+    assert.equal(degraded?.status, 'True');
+    assert.match(degraded?.message ?? '', /Secret team\/hooks not found/);
+  });
+});
+
+describe('ServiceMonitor labels', () => {
+  const monitors = (p: ReturnType<typeof plan>) =>
+    p.apply.filter((o): o is ServiceMonitor => o.kind === 'ServiceMonitor');
+  const prom = (selector: Record<string, string> | null, namespace = 'monitoring') => ({
+    name: 'kube-prometheus-stack-prometheus',
+    namespace,
+    serviceMonitorSelector: selector ? { matchLabels: selector } : null,
+    serviceMonitorNamespaceSelector: {},
+  });
+  const withProm = (prometheuses: ObservedMonitoring['prometheuses']) =>
+    input({ observed: { monitoring: { crdInstalled: true, prometheuses, namespaceLabels: {} } } });
+
+  it('carries the release label the cluster Prometheus selects, and says which Prometheus selects it', () => {
+    const p = plan(withProm([prom({ release: 'kube-prometheus-stack-1714644114' })]));
+    assert.equal(monitors(p)[0]?.metadata.labels.release, 'kube-prometheus-stack-1714644114');
+    const c = p.status.conditions?.find((x) => x.type === 'MonitoringReady');
+    assert.equal(c?.status, 'True');
+    assert.match(c?.message ?? '', /selected by Prometheus monitoring\/kube-prometheus-stack-prometheus/);
+  });
+
+  it('is not MonitoringReady, with a reason, when no Prometheus exists', () => {
+    const c = plan(withProm([])).status.conditions?.find((x) => x.type === 'MonitoringReady');
+    assert.deepEqual([c?.status, c?.reason], ['False', 'NoPrometheus']);
+  });
+
+  it('creates nothing when the CRDs are absent, and says so', () => {
+    const p = plan(input());
+    assert.equal(monitors(p).length, 0);
+    assert.equal(
+      p.status.conditions?.find((x) => x.type === 'MonitoringReady')?.reason,
+      'ServiceMonitorCRDMissing',
+    );
+  });
+
+  it('explains why a Prometheus that selects no ServiceMonitors does not pick it up', () => {
+    const c = plan(withProm([prom(null)])).status.conditions?.find((x) => x.type === 'MonitoringReady');
+    assert.equal(c?.reason, 'NotSelected');
+    assert.match(c?.message ?? '', /serviceMonitorSelector is unset/);
+  });
+});
