@@ -1,0 +1,42 @@
+/** What a bench run measures: the full run behind docs/benchmarks.md, or the quick smoke run. */
+
+export interface Plan {
+  chunkSize: number;
+  ceiling: { objects: number; consumers: Array<{ mode: 'consume' | 'next'; slots: number }> };
+  zeroWork: { objects: number; mappers: number[]; concurrency: number };
+  /**
+   * Each mapper slot gets `waves` chunks, so the ideal run takes waves × waitMs and no slot sits
+   * out the last wave: objects = mappers × concurrency × waves × chunkSize.
+   */
+  withWait: { waitMs: number; concurrency: number; waves: number; mappers: number[] };
+}
+
+export function benchPlan(quick: boolean): Plan {
+  if (quick) {
+    return {
+      chunkSize: 100,
+      ceiling: { objects: 2000, consumers: [{ mode: 'consume', slots: 1 }] },
+      zeroWork: { objects: 2000, mappers: [1, 2], concurrency: 4 },
+      withWait: { waitMs: 50, concurrency: 2, waves: 3, mappers: [1, 2] },
+    };
+  }
+  return {
+    chunkSize: 100,
+    ceiling: {
+      objects: 100_000,
+      consumers: [
+        { mode: 'consume', slots: 1 },
+        { mode: 'next', slots: 4 },
+      ],
+    },
+    zeroWork: { objects: 100_000, mappers: [1, 2, 4], concurrency: 4 },
+    withWait: { waitMs: 1000, concurrency: 4, waves: 10, mappers: [1, 4, 16] },
+  };
+}
+
+export const waitObjects = (p: Plan, mappers: number) =>
+  mappers * p.withWait.concurrency * p.withWait.waves * p.chunkSize;
+
+/** Objects per second if every slot were busy waiting all the time and nothing else took time. */
+export const idealWithWait = (p: Plan, mappers: number) =>
+  ((mappers * p.withWait.concurrency) / (p.withWait.waitMs / 1000)) * p.chunkSize;
