@@ -20,6 +20,8 @@ export interface CommonConfig {
   instance: string;
   httpPort: number;
   httpHost: string;
+  /** Local mode: stop when this process (dwk up) is gone, even if it was SIGKILLed. */
+  parentPid: number | undefined;
   logLevel: string;
   natsUrl: string;
   natsAuth: NatsAuth;
@@ -132,6 +134,7 @@ export function readConfig(env: Env): WorkloadConfig {
     instance: r.string(ENV.instance, `${role}-${process.pid}`),
     httpPort: r.int(ENV.httpPort, 0, 65535, 8080),
     httpHost: r.string(ENV.httpHost, '0.0.0.0'),
+    parentPid: r.optional(ENV.parentPid) === undefined ? undefined : r.int(ENV.parentPid, 1, 2 ** 31),
     logLevel: r.oneOf(ENV.logLevel, ['trace', 'debug', 'info', 'warn', 'error'], 'info'),
     natsUrl,
     natsAuth: {

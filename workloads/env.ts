@@ -11,6 +11,7 @@ export const ENV = {
   instance: 'DWK_INSTANCE',
   httpPort: 'DWK_HTTP_PORT',
   httpHost: 'DWK_HTTP_HOST',
+  parentPid: 'DWK_PARENT_PID',
   logLevel: 'DWK_LOG_LEVEL',
   natsUrl: 'DWK_NATS_URL',
   natsUser: 'DWK_NATS_USER',

@@ -44,6 +44,13 @@ async function run(config: WorkloadConfig): Promise<number> {
       process.exit(1);
     }, SHUTDOWN_DEADLINE_MS).unref();
   };
+  if (config.parentPid !== undefined) {
+    // Reparented means the parent died without stopping us (SIGKILL): do not linger as an orphan.
+    const parent = config.parentPid;
+    setInterval(() => {
+      if (process.ppid !== parent) onSignal('parent exited');
+    }, 1000).unref();
+  }
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
 
@@ -53,13 +60,22 @@ async function run(config: WorkloadConfig): Promise<number> {
       ready: () => ready && connected,
     });
     log.info({ port: config.httpPort, role: config.role }, 'Starting');
-    const nc = await connectNats({
+    const connecting = connectNats({
       servers: config.natsUrl,
       name: `dwk-${config.pipeline}-${config.instance}`,
       auth: config.natsAuth,
       persistent: true,
       log,
     });
+    // Stopped while still waiting for NATS: nothing is in flight, so just go.
+    const stopped = new Promise<undefined>((resolve) =>
+      stopper.signal.addEventListener('abort', () => resolve(undefined), { once: true }),
+    );
+    const nc = await Promise.race([connecting, stopped]);
+    if (!nc) {
+      log.info('Stopped before connecting to NATS');
+      return 0;
+    }
     connected = true;
     void (async () => {
       for await (const s of nc.status()) {

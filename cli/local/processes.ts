@@ -49,6 +49,7 @@ export function workloadSpawner(options: WorkloadSpawnerOptions): SpawnFn {
         // Local mode serves nothing beyond this machine.
         [ENV.httpHost]: '127.0.0.1',
         [ENV.logLevel]: options.logLevel,
+        [ENV.parentPid]: String(process.pid),
       };
       const log = openSync(logFileOf(options.logDir, request.instance), 'a');
       try {

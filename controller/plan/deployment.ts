@@ -1,5 +1,5 @@
 /** The Deployment of one component, as the controller applies it. No I/O. */
-import type { V1Deployment, V1EnvVar } from '@kubernetes/client-node';
+import type { V1Deployment, V1EnvVar, V1ResourceRequirements } from '@kubernetes/client-node';
 import { desiredReplicas, type Component, type PipelineSpec } from '../../api/v1alpha1/pipeline.ts';
 import { ENV, workloadEnv } from '../../workloads/env.ts';
 import {
@@ -48,9 +48,16 @@ function env(p: PipelineRef, spec: PipelineSpec, component: Component): V1EnvVar
   return vars;
 }
 
-function resourcesOf(spec: PipelineSpec, component: Component) {
+function resourcesOf(spec: PipelineSpec, component: Component): V1ResourceRequirements {
   const r = component === 'broadcaster' ? spec.broadcaster?.resources : spec[component].resources;
-  return r ?? { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } };
+  if (!r) return { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } };
+  // Quantities may be written as numbers (int-or-string); the API takes them as strings too.
+  const strings = (q: Record<string, string | number> | undefined) =>
+    q && Object.fromEntries(Object.entries(q).map(([k, v]) => [k, String(v)]));
+  return {
+    ...(r.requests ? { requests: strings(r.requests) } : {}),
+    ...(r.limits ? { limits: strings(r.limits) } : {}),
+  };
 }
 
 export function deploymentFor(p: PipelineRef, spec: PipelineSpec, component: Component): V1Deployment {
