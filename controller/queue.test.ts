@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { WorkQueue, type QueueClock } from './queue.ts';
+
+/** A clock whose timers run when the test advances it. */
+function manualClock(): QueueClock & { advance(ms: number): void } {
+  let now = 0;
+  const timers: Array<{ at: number; fn: () => void }> = [];
+  return {
+    now: () => now,
+    setTimeout: (fn, ms) => timers.push({ at: now + ms, fn }),
+    advance(ms) {
+      now += ms;
+      for (const t of timers.filter((x) => x.at <= now)) {
+        timers.splice(timers.indexOf(t), 1);
+        t.fn();
+      }
+    },
+  };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('the work queue', () => {
+  it('never runs one key twice at once, and runs it again if it changed meanwhile', async () => {
+    const q = new WorkQueue({ workers: 4 });
+    let running = 0;
+    let maxRunning = 0;
+    let runs = 0;
+    let release: () => void = () => undefined;
+    q.start(async () => {
+      runs++;
+      maxRunning = Math.max(maxRunning, ++running);
+      if (runs === 1) await new Promise<void>((r) => (release = r));
+      running--;
+    });
+    q.add('ns/a');
+    await tick();
+    q.add('ns/a');
+    q.add('ns/a');
+    await tick();
+    assert.equal(runs, 1);
+    release();
+    await q.idle();
+    assert.equal(runs, 2, 'coalesced into one more pass');
+    assert.equal(maxRunning, 1);
+  });
+
+  it('runs different keys in parallel up to the worker count', async () => {
+    const q = new WorkQueue({ workers: 2 });
+    let running = 0;
+    let maxRunning = 0;
+    q.start(async () => {
+      maxRunning = Math.max(maxRunning, ++running);
+      await tick();
+      running--;
+    });
+    for (const k of ['a', 'b', 'c', 'd']) q.add(k);
+    await q.idle();
+    assert.equal(maxRunning, 2);
+  });
+
+  it('backs a failing key off exponentially and forgets its failures after a success', async () => {
+    const clock = manualClock();
+    const q = new WorkQueue({ workers: 1, clock });
+    let calls = 0;
+    q.start(() => {
+      calls++;
+      return calls <= 3 ? Promise.reject(new Error('boom')) : Promise.resolve();
+    });
+    q.add('k');
+    await tick();
+    assert.equal(calls, 1);
+    assert.equal(q.backoffOf('k'), 10);
+    clock.advance(5);
+    await tick();
+    assert.equal(calls, 2);
+    clock.advance(9);
+    await tick();
+    assert.equal(calls, 2, 'the second delay is 10 ms');
+    clock.advance(1);
+    await tick();
+    assert.equal(calls, 3);
+    clock.advance(20);
+    await tick();
+    assert.equal(calls, 4);
+    assert.equal(q.backoffOf('k'), 5);
+  });
+
+  it('requeues after the delay a reconcile asks for', async () => {
+    const clock = manualClock();
+    const q = new WorkQueue({ workers: 1, clock });
+    let calls = 0;
+    q.start(() => Promise.resolve(++calls === 1 ? { requeueAfterMs: 1000 } : undefined));
+    q.add('k');
+    await tick();
+    clock.advance(999);
+    await tick();
+    assert.equal(calls, 1);
+    clock.advance(1);
+    await tick();
+    assert.equal(calls, 2);
+  });
+
+  it('limits the overall rate with a token bucket', async () => {
+    const clock = manualClock();
+    const q = new WorkQueue({ workers: 10, clock, ratePerSecond: 10, burst: 2 });
+    let calls = 0;
+    q.start(() => {
+      calls++;
+      return Promise.resolve();
+    });
+    for (const k of ['a', 'b', 'c', 'd']) q.add(k);
+    await tick();
+    assert.equal(calls, 2);
+    clock.advance(100);
+    await tick();
+    assert.equal(calls, 3);
+  });
+});

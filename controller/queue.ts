@@ -1,0 +1,175 @@
+/**
+ * The work queue: one key per Pipeline (namespace/name). A key is never worked on twice at once,
+ * different keys run in parallel up to `workers`, a key added while queued is queued once, and a
+ * failing key backs off exponentially (5 ms doubling to 1000 s, as client-go does) under an
+ * overall token bucket (10 per second, burst 100).
+ */
+
+export interface QueueClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+}
+
+export const systemClock: QueueClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+};
+
+export interface QueueOptions {
+  workers: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  ratePerSecond?: number;
+  burst?: number;
+  clock?: QueueClock;
+}
+
+export type Handler = (key: string) => Promise<{ requeueAfterMs?: number } | void>;
+
+export class WorkQueue {
+  private readonly queued: string[] = [];
+  private readonly queuedSet = new Set<string>();
+  private readonly active = new Set<string>();
+  /** Added while active: run again when the current pass ends. */
+  private readonly dirty = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly delayed = new Map<string, number>(); // key → due time
+  private tokens: number;
+  private lastRefill: number;
+  private readonly o: Required<QueueOptions>;
+  private handler: Handler | undefined;
+  private stopped = false;
+  private idleWaiters: Array<() => void> = [];
+  private tokenTimer = false;
+
+  constructor(options: QueueOptions) {
+    this.o = {
+      baseDelayMs: 5,
+      maxDelayMs: 1_000_000,
+      ratePerSecond: 10,
+      burst: 100,
+      clock: systemClock,
+      ...options,
+    };
+    this.tokens = this.o.burst;
+    this.lastRefill = this.o.clock.now();
+  }
+
+  /** Number of keys waiting (not counting those being worked on or delayed). */
+  get depth(): number {
+    return this.queued.length;
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  start(handler: Handler): void {
+    this.handler = handler;
+    this.pump();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  add(key: string): void {
+    if (this.stopped) return;
+    if (this.active.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.queuedSet.has(key)) return;
+    this.queuedSet.add(key);
+    this.queued.push(key);
+    this.pump();
+  }
+
+  /** Adds the key after a delay; an earlier pending delay for the key wins. */
+  addAfter(key: string, ms: number): void {
+    const due = this.o.clock.now() + ms;
+    const existing = this.delayed.get(key);
+    if (existing !== undefined && existing <= due) return;
+    this.delayed.set(key, due);
+    this.o.clock.setTimeout(() => {
+      if (this.delayed.get(key) !== due) return;
+      this.delayed.delete(key);
+      this.add(key);
+    }, ms);
+  }
+
+  /** Resolves when nothing is queued or active (for tests and shutdown). */
+  idle(): Promise<void> {
+    if (this.queued.length === 0 && this.active.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  backoffOf(key: string): number {
+    const n = this.failures.get(key) ?? 0;
+    return Math.min(this.o.baseDelayMs * 2 ** n, this.o.maxDelayMs);
+  }
+
+  private takeToken(): boolean {
+    const now = this.o.clock.now();
+    this.tokens = Math.min(
+      this.o.burst,
+      this.tokens + ((now - this.lastRefill) / 1000) * this.o.ratePerSecond,
+    );
+    this.lastRefill = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private pump(): void {
+    if (!this.handler || this.stopped) return;
+    while (this.active.size < this.o.workers && this.queued.length > 0) {
+      if (!this.takeToken()) {
+        if (!this.tokenTimer) {
+          this.tokenTimer = true;
+          this.o.clock.setTimeout(
+            () => {
+              this.tokenTimer = false;
+              this.pump();
+            },
+            Math.ceil(1000 / this.o.ratePerSecond),
+          );
+        }
+        return;
+      }
+      // First queued key that is not already being worked on.
+      const i = this.queued.findIndex((k) => !this.active.has(k));
+      if (i < 0) return;
+      const [key] = this.queued.splice(i, 1);
+      if (key === undefined) return;
+      this.queuedSet.delete(key);
+      this.active.add(key);
+      void this.run(key);
+    }
+  }
+
+  private async run(key: string): Promise<void> {
+    let requeueAfter: number | undefined;
+    let failed = false;
+    try {
+      const result = await this.handler?.(key);
+      requeueAfter = result ? result.requeueAfterMs : undefined;
+      this.failures.delete(key);
+    } catch {
+      failed = true;
+    }
+    this.active.delete(key);
+    if (failed) {
+      const delay = this.backoffOf(key);
+      this.failures.set(key, (this.failures.get(key) ?? 0) + 1);
+      this.addAfter(key, delay);
+    } else if (requeueAfter !== undefined) {
+      this.addAfter(key, requeueAfter);
+    }
+    if (this.dirty.delete(key)) this.add(key);
+    this.pump();
+    if (this.queued.length === 0 && this.active.size === 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+}
