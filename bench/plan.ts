@@ -2,6 +2,8 @@
 
 export interface Plan {
   chunkSize: number;
+  /** Runs of each ceiling and zero-work row; the row shows the median run and the range. */
+  repeat: number;
   ceiling: { objects: number; consumers: Array<{ mode: 'consume' | 'next'; slots: number }> };
   zeroWork: { objects: number; mappers: number[]; concurrency: number };
   /**
@@ -15,6 +17,7 @@ export function benchPlan(quick: boolean): Plan {
   if (quick) {
     return {
       chunkSize: 100,
+      repeat: 1,
       ceiling: { objects: 2000, consumers: [{ mode: 'consume', slots: 1 }] },
       zeroWork: { objects: 2000, mappers: [1, 2], concurrency: 4 },
       withWait: { waitMs: 50, concurrency: 2, waves: 3, mappers: [1, 2] },
@@ -22,6 +25,7 @@ export function benchPlan(quick: boolean): Plan {
   }
   return {
     chunkSize: 100,
+    repeat: 3,
     ceiling: {
       objects: 100_000,
       consumers: [

@@ -34,6 +34,24 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 const brief = (f: RunFigures) =>
   `${Math.round(f.objectsPerSecond)} objects/s in ${f.elapsedSeconds.toFixed(2)} s (CPUs busy: run ${f.runBusyCores.toFixed(2)}, machine ${f.machineBusyCores.toFixed(2)})`;
 
+/** Runs a row `times` times, each on a fresh pipeline and server; keeps the median run. */
+async function repeated(
+  times: number,
+  name: string,
+  run: (name: string) => Promise<RunFigures>,
+): Promise<{ figures: RunFigures; runs: number[] }> {
+  const all: RunFigures[] = [];
+  for (let i = 1; i <= times; i++) {
+    const figures = await run(`${name}-${i}`);
+    say(`${name} #${i}: ${brief(figures)}`);
+    all.push(figures);
+  }
+  const sorted = [...all].sort((a, b) => a.objectsPerSecond - b.objectsPerSecond);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (!median) throw new Error(`${name}: no runs`);
+  return { figures: median, runs: all.map((f) => f.objectsPerSecond) };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
   const quick = values.quick ?? false;
@@ -51,29 +69,23 @@ async function main(): Promise<void> {
   };
   try {
     for (const { mode, slots } of plan.ceiling.consumers) {
-      const name = `ceiling-${mode}`;
-      const figures = await runCeiling(dir, {
-        name,
-        objects: plan.ceiling.objects,
-        chunkSize: plan.chunkSize,
-        mode,
-        slots,
-      });
-      say(`${name}: ${brief(figures)}`);
-      results.ceiling.push({ mode, slots, figures });
+      const row = await repeated(plan.repeat, `ceiling-${mode}`, (name) =>
+        runCeiling(dir, { name, objects: plan.ceiling.objects, chunkSize: plan.chunkSize, mode, slots }),
+      );
+      results.ceiling.push({ mode, slots, ...row });
     }
     for (const mappers of plan.zeroWork.mappers) {
-      const name = `zero-${mappers}`;
-      const figures = await runPipeline(dir, {
-        name,
-        objects: plan.zeroWork.objects,
-        chunkSize: plan.chunkSize,
-        mappers,
-        concurrency: plan.zeroWork.concurrency,
-        waitMs: 0,
-      });
-      say(`${name}: ${brief(figures)}`);
-      results.zeroWork.push({ mappers, figures });
+      const row = await repeated(plan.repeat, `zero-${mappers}`, (name) =>
+        runPipeline(dir, {
+          name,
+          objects: plan.zeroWork.objects,
+          chunkSize: plan.chunkSize,
+          mappers,
+          concurrency: plan.zeroWork.concurrency,
+          waitMs: 0,
+        }),
+      );
+      results.zeroWork.push({ mappers, ...row });
     }
     for (const mappers of plan.withWait.mappers) {
       const name = `wait-${mappers}`;
@@ -86,7 +98,7 @@ async function main(): Promise<void> {
         waitMs: plan.withWait.waitMs,
       });
       say(`${name}: ${brief(figures)}`);
-      results.withWait.push({ mappers, figures });
+      results.withWait.push({ mappers, figures, runs: [figures.objectsPerSecond] });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
