@@ -12,6 +12,7 @@ import {
 } from '../api/v1alpha1/pipeline.ts';
 import { ConfigError } from '../lib/errors.ts';
 import type { NatsAuth } from '../lib/nats/connect.ts';
+import { TELEGRAM_API, targetProblems } from './broadcaster/target.ts';
 import { DEFAULT_SINK_PATH, ENV } from './env.ts';
 
 export interface CommonConfig {
@@ -63,8 +64,18 @@ export interface BroadcasterConfig extends CommonConfig {
   role: 'broadcaster';
   subjects: string[];
   targetType: TargetType;
+  /** The secret: webhook URL, or Telegram bot token or URL. */
   targetUrl: string;
   chatId: string | undefined;
+  /** Telegram Bot API base (tests point it at a local server). */
+  telegramApi: string;
+  /** Events in flight per replica and stream. */
+  concurrency: number;
+  /** A POST without an answer by then is ambiguous; must stay below the ack wait. */
+  timeoutMs: number;
+  ackWaitSeconds: number;
+  /** Claim each event before sending. Off only to measure what the claim costs. */
+  claim: boolean;
 }
 
 export type WorkloadConfig = FetcherConfig | MapperConfig | SaverConfig | BroadcasterConfig;
@@ -207,13 +218,40 @@ export function readConfig(env: Env): WorkloadConfig {
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
+      for (const s of subjects) {
+        if (!/^([^\s.*>]+|\*)(\.([^\s.*>]+|\*))*(\.>)?$|^>$/.test(s)) {
+          r.problems.push(`${ENV.broadcastSubjects} has an invalid NATS subject ${JSON.stringify(s)}`);
+        }
+      }
+      const targetType = r.oneOf(ENV.targetType, TARGET_TYPES);
+      const targetUrl = r.string(ENV.targetUrl);
+      const chatId = r.optional(ENV.targetChatId);
+      const telegramApi = r.string('DWK_TELEGRAM_API_URL', TELEGRAM_API);
+      if (TARGET_TYPES.includes(targetType)) {
+        r.problems.push(
+          ...targetProblems(
+            { type: targetType, secret: targetUrl, chatId, telegramApi },
+            { url: ENV.targetUrl, chatId: ENV.targetChatId, api: 'DWK_TELEGRAM_API_URL' },
+          ),
+        );
+      }
+      const ackWaitSeconds = r.int(ENV.ackWaitSeconds, 1, 3600, 30);
+      const timeoutMs = r.int('DWK_TARGET_TIMEOUT_MS', 100, 60_000, Math.min(5000, ackWaitSeconds * 500));
+      if (timeoutMs >= ackWaitSeconds * 1000) {
+        r.problems.push(`DWK_TARGET_TIMEOUT_MS must be below ${ENV.ackWaitSeconds} (in ms)`);
+      }
       config = {
         ...common,
         role,
         subjects,
-        targetType: r.oneOf(ENV.targetType, TARGET_TYPES),
-        targetUrl: r.string(ENV.targetUrl),
-        chatId: r.optional(ENV.targetChatId),
+        targetType,
+        targetUrl,
+        chatId,
+        telegramApi,
+        concurrency: r.int('DWK_BROADCAST_CONCURRENCY', 1, 64, 1),
+        timeoutMs,
+        ackWaitSeconds,
+        claim: r.oneOf('DWK_BROADCAST_CLAIM', ['on', 'off'], 'on') === 'on',
       };
       break;
     }

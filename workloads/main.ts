@@ -12,6 +12,7 @@ import { runFetcher } from './fetcher.ts';
 import { serveHttp } from './http.ts';
 import { runMapper } from './mapper/main.ts';
 import { createMetrics } from './metrics.ts';
+import { broadcasterSecrets, runBroadcaster } from './broadcaster/main.ts';
 import type { RoleContext } from './role.ts';
 import { runSaver } from './saver/main.ts';
 
@@ -22,7 +23,7 @@ async function run(config: WorkloadConfig): Promise<number> {
   const secrets = [
     config.natsAuth.password,
     config.natsAuth.token,
-    'targetUrl' in config ? config.targetUrl : undefined,
+    ...(config.role === 'broadcaster' ? broadcasterSecrets(config) : []),
   ];
   const log = createLogger({
     level: config.logLevel,
@@ -103,7 +104,8 @@ async function run(config: WorkloadConfig): Promise<number> {
         await runSaver(config, ctx);
         break;
       case 'broadcaster':
-        throw new ConfigError(['DWK_ROLE=broadcaster is not available in this version of dwk']);
+        await runBroadcaster(config, ctx);
+        break;
     }
     // A role returns when stopped (or when a fetcher lost its lease and must stand by again).
     for (const hook of stopHooks) await hook();

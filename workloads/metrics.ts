@@ -40,6 +40,36 @@ export function createMetrics(labels: { pipeline: string; component: string }) {
       help: 'Chunks being worked on now.',
       registers: [registry],
     }),
+    broadcastDelivered: counter('dwk_broadcast_delivered_total', 'Events the chat target accepted (2xx).', [
+      'target',
+    ]),
+    broadcastFailed: counter(
+      'dwk_broadcast_failed_total',
+      'Attempts that certainly did not reach the target (rate limited, unreachable); retried later.',
+      ['target', 'reason'],
+    ),
+    broadcastDeadLettered: counter(
+      'dwk_broadcast_dead_lettered_total',
+      'Events the target rejected (4xx other than 429), written to the broadcast dead-letter stream.',
+      ['target'],
+    ),
+    broadcastDuplicates: counter(
+      'dwk_broadcast_skipped_duplicate_total',
+      'Events not sent because their id was already claimed (republished, redelivered).',
+      ['target'],
+    ),
+    broadcastUnknown: counter(
+      'dwk_broadcast_unknown_outcome_total',
+      'Events that may or may not have been posted (timeout, reset, 5xx, abandoned claim); never re-sent. Alert on it.',
+      ['target', 'reason'],
+    ),
+    broadcastRequestDuration: new Histogram({
+      name: 'dwk_broadcast_request_duration_seconds',
+      help: 'Time of one POST to the chat target.',
+      labelNames: ['target'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     leader: new Gauge({
       name: 'dwk_fetcher_leader',
       help: '1 while this fetcher holds the leader lease.',

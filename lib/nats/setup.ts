@@ -15,7 +15,7 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
-import { topology, type Topology } from './topology.ts';
+import { TODOS, topology, type Topology } from './topology.ts';
 
 /** Long enough to cover a fetcher or mapper restart; the fetcher also resumes from the stream. */
 export const DUPLICATE_WINDOW_MS = 10 * 60_000;
@@ -57,7 +57,7 @@ export function consumerConfig(name: string, s: ConsumerSettings): Partial<Consu
   };
 }
 
-async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }) {
+export async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }) {
   try {
     await jsm.streams.info(cfg.name);
     await jsm.streams.update(cfg.name, cfg);
@@ -129,7 +129,17 @@ export async function deletePipeline(nc: NatsConnection, pipeline: string): Prom
   const t = topology(pipeline);
   const jsm = await jetstreamManager(nc);
   const deleted: string[] = [];
-  const names = [...Object.values(t.streams), `KV_${t.buckets.state}`, `KV_${t.buckets.saved}`];
+  const names = [
+    ...Object.values(t.streams),
+    `KV_${t.buckets.state}`,
+    `KV_${t.buckets.saved}`,
+    `KV_${t.buckets.claims}`,
+  ];
+  // The todos stream is shared with other pipelines: only this pipeline's consumer goes.
+  await jsm.consumers.delete(TODOS.stream, t.consumers.broadcaster).catch((err: unknown) => {
+    const name = (err as { name?: string }).name;
+    if (name !== 'StreamNotFoundError' && name !== 'ConsumerNotFoundError') throw err;
+  });
   for (const name of names) {
     try {
       await jsm.streams.delete(name);

@@ -8,7 +8,7 @@ const token = (pipeline: string) => pipeline.toUpperCase().replaceAll('-', '_');
 
 export interface Topology {
   pipeline: string;
-  streams: { chunks: string; results: string; dlq: string; events: string };
+  streams: { chunks: string; results: string; dlq: string; events: string; broadcastDlq: string };
   subjects: {
     /** Every chunk has its own subject, so the fetcher can tell exactly which ones are stored. */
     chunks: string;
@@ -21,9 +21,14 @@ export interface Topology {
     dlqChunks: string;
     events: string;
     event: (kind: string) => string;
+    /** Events the broadcaster could not deliver: `rejected` (4xx) or `unknown` (may have been sent). */
+    broadcastDlq: string;
+    broadcastDlqOf: (verdict: 'rejected' | 'unknown') => string;
   };
-  consumers: { mapper: string; saver: string };
-  buckets: { state: string; saved: string };
+  /** `broadcaster` also names the pipeline's consumer on the shared todos stream, hence the suffix. */
+  consumers: { mapper: string; saver: string; broadcaster: string };
+  /** `claims`: one key per broadcast event id, created before the POST (no two replicas send it). */
+  buckets: { state: string; saved: string; claims: string };
   keys: { fetcherLeader: string; fetcherProgress: string; saved: (chunk: number) => string };
   msgIds: {
     chunk: (chunk: number) => string;
@@ -31,6 +36,7 @@ export interface Topology {
     dlqObject: (chunk: number, index: number) => string;
     dlqChunk: (chunk: number) => string;
     event: (kind: string, id: string) => string;
+    broadcastDlq: (eventId: string) => string;
   };
 }
 
@@ -44,6 +50,7 @@ export function topology(pipeline: string): Topology {
       results: `DWK_${t}_RESULTS`,
       dlq: `DWK_${t}_DLQ`,
       events: `DWK_${t}_EVENTS`,
+      broadcastDlq: `DWK_${t}_BROADCAST_DLQ`,
     },
     subjects: {
       chunks: `${base}.chunks.*`,
@@ -55,9 +62,11 @@ export function topology(pipeline: string): Topology {
       dlqChunks: `${base}.dlq.chunk.>`,
       events: `${base}.events.>`,
       event: (kind) => `${base}.events.${kind}`,
+      broadcastDlq: `${base}.broadcast.dlq.>`,
+      broadcastDlqOf: (verdict) => `${base}.broadcast.dlq.${verdict}`,
     },
-    consumers: { mapper: 'mapper', saver: 'saver' },
-    buckets: { state: `DWK_${t}_STATE`, saved: `DWK_${t}_SAVED` },
+    consumers: { mapper: 'mapper', saver: 'saver', broadcaster: `broadcaster-${pipeline}` },
+    buckets: { state: `DWK_${t}_STATE`, saved: `DWK_${t}_SAVED`, claims: `DWK_${t}_CLAIMS` },
     keys: {
       fetcherLeader: 'fetcher.leader',
       fetcherProgress: 'fetcher.progress',
@@ -69,9 +78,20 @@ export function topology(pipeline: string): Topology {
       dlqObject: (chunk, index) => `${pipeline}:dlq:${chunk}:${index}`,
       dlqChunk: (chunk) => `${pipeline}:dlq:${chunk}`,
       event: (kind, id) => `${pipeline}:event:${kind}:${id}`,
+      broadcastDlq: (eventId) => `${pipeline}:broadcast-dlq:${eventId}`,
     },
   };
 }
+
+/**
+ * Todo events are shared by every pipeline: backends publish `todos.<action>` once, and each
+ * pipeline's broadcaster reads them through its own consumer. Deleting a pipeline keeps them.
+ */
+export const TODOS = {
+  stream: 'DWK_TODOS',
+  subjects: 'todos.>',
+  subject: (action: string) => `todos.${action}`,
+} as const;
 
 /** Headers the workloads set on their messages. */
 export const HEADERS = {
@@ -80,4 +100,7 @@ export const HEADERS = {
   reason: 'Dwk-Reason',
   stage: 'Dwk-Stage',
   objects: 'Dwk-Objects',
+  eventId: 'Dwk-Event-Id',
+  subject: 'Dwk-Subject',
+  status: 'Dwk-Status',
 } as const;

@@ -67,7 +67,11 @@ export function classify(result: PostResult, now: number): Verdict {
     if (!result.sent) return { kind: 'retry', reason: 'unreachable', delayMs: undefined };
     return result.code === 'TIMEOUT'
       ? { kind: 'unknown', reason: 'timeout', detail: 'no answer in time after the request was sent' }
-      : { kind: 'unknown', reason: 'connection_lost', detail: `connection lost after sending (${result.code})` };
+      : {
+          kind: 'unknown',
+          reason: 'connection_lost',
+          detail: `connection lost after sending (${result.code})`,
+        };
   }
   const { status } = result;
   if (status >= 200 && status < 300) return { kind: 'delivered' };

@@ -51,7 +51,8 @@ export function createPoster(url: URL, options: { timeoutMs: number; maxSockets:
           req.destroy();
         }, options.timeoutMs);
         req.on('socket', (socket: Socket) => {
-          if (!socket.connecting) connected = true; // a kept-alive socket
+          if (!socket.connecting)
+            connected = true; // a kept-alive socket
           else socket.once(tls ? 'secureConnect' : 'connect', () => (connected = true));
         });
         req.on('error', (err: NodeJS.ErrnoException) => {

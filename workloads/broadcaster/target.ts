@@ -36,7 +36,9 @@ export function targetProblems(t: Target, names: { url: string; chatId: string; 
     }
     if (t.chatId === undefined) problems.push(`${names.chatId} is required for a telegram target`);
     else if (!/^(-?\d+|@[A-Za-z0-9_]{4,})$/.test(t.chatId)) {
-      problems.push(`${names.chatId} must be a numeric chat id or @channelusername (got ${JSON.stringify(t.chatId)})`);
+      problems.push(
+        `${names.chatId} must be a numeric chat id or @channelusername (got ${JSON.stringify(t.chatId)})`,
+      );
     }
     if (!parseHttpUrl(t.telegramApi)) problems.push(`${names.api} must be an http(s) URL`);
   } else if (!parseHttpUrl(t.secret)) {
@@ -54,7 +56,8 @@ export function endpoint(t: Target): URL {
       return new URL(`${t.telegramApi.replace(/\/+$/, '')}/bot${t.secret}/sendMessage`);
     }
     const url = new URL(t.secret);
-    if (!url.pathname.endsWith('/sendMessage')) url.pathname = `${url.pathname.replace(/\/+$/, '')}/sendMessage`;
+    if (!url.pathname.endsWith('/sendMessage'))
+      url.pathname = `${url.pathname.replace(/\/+$/, '')}/sendMessage`;
     return url;
   }
   const url = new URL(t.secret);
@@ -106,7 +109,8 @@ const truncate = (text: string, max: number) => {
 };
 
 /** Slack treats &, < and > as control characters in `text`. */
-const slackEscape = (text: string) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+const slackEscape = (text: string) =>
+  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 
 /** The JSON body of one message, in the target's own format and within its documented limits. */
 export function requestBody(t: Pick<Target, 'type' | 'chatId'>, text: string): string {
