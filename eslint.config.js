@@ -22,7 +22,8 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      complexity: ['warn', 25],
+      // Optional chaining counts as a branch here, which inflates TypeScript's figures.
+      complexity: ['warn', 40],
       'no-console': 'off',
     },
   },

@@ -1,0 +1,175 @@
+/**
+ * Leader election on a coordination.k8s.io Lease, as client-go does it: acquire when the lease is
+ * free or expired (judged by our own clock since we last saw it change), renew every
+ * `retryPeriod`, give up leading if renewal fails for `renewDeadline`, release on shutdown.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../lib/kube/client.ts';
+import type { Logger } from '../lib/log.ts';
+
+export interface LeaderOptions {
+  client: KubeClient;
+  namespace: string;
+  name: string;
+  identity: string;
+  log: Logger;
+  leaseDurationSeconds?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+interface Lease extends KubeObject {
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+/** MicroTime: RFC 3339 with microseconds. */
+const microTime = (d: Date) => d.toISOString().replace('Z', '000Z');
+
+export class LeaderElector {
+  private readonly o: Required<LeaderOptions>;
+  private observed: { rv: string; at: number } | undefined;
+  private leading = false;
+
+  constructor(options: LeaderOptions) {
+    this.o = { leaseDurationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...options };
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  private ref() {
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      namespace: this.o.namespace,
+      name: this.o.name,
+    };
+  }
+
+  /** One attempt to acquire or renew. */
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const { client, identity, leaseDurationSeconds } = this.o;
+    const now = new Date();
+    const current = await client.getOrUndefined<Lease>(this.ref());
+    const spec = {
+      holderIdentity: identity,
+      leaseDurationSeconds,
+      renewTime: microTime(now),
+      acquireTime: microTime(now),
+      leaseTransitions: current?.spec?.leaseTransitions ?? 0,
+    };
+    if (!current) {
+      try {
+        await client.request('POST', `/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases`, {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: this.o.name, namespace: this.o.namespace },
+          spec,
+        });
+        return true;
+      } catch (err) {
+        if (isConflict(err) || (err as { status?: number }).status === 409) return false;
+        throw err;
+      }
+    }
+    const rv = current.metadata?.resourceVersion ?? '';
+    const holder = current.spec?.holderIdentity;
+    if (holder && holder !== identity) {
+      if (this.observed?.rv !== rv) {
+        this.observed = { rv, at: Date.now() };
+        return false;
+      }
+      const duration = (current.spec?.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
+      if (Date.now() - this.observed.at < duration) return false;
+    }
+    if (holder === identity) spec.acquireTime = current.spec?.acquireTime ?? spec.acquireTime;
+    else spec.leaseTransitions += 1;
+    try {
+      // PUT with the resourceVersion we read: the API server refuses it if someone else wrote first.
+      await client.request(
+        'PUT',
+        `/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases/${this.o.name}`,
+        {
+          ...current,
+          spec,
+        },
+      );
+      return true;
+    } catch (err) {
+      if (isConflict(err) || isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Runs `lead` while this process leads; returns when leadership is lost or `signal` aborts.
+   * `lead` gets a signal that aborts when leadership is lost.
+   */
+  async run(signal: AbortSignal, lead: (lost: AbortSignal) => Promise<void>): Promise<void> {
+    const { log, identity, retryPeriodMs, renewDeadlineMs } = this.o;
+    while (!signal.aborted) {
+      let acquired = false;
+      try {
+        acquired = await this.tryAcquireOrRenew();
+      } catch (err) {
+        log.warn({ err }, 'Leader election attempt failed');
+      }
+      if (acquired) break;
+      await sleep(retryPeriodMs, undefined, { signal }).catch(() => undefined);
+    }
+    if (signal.aborted) return;
+    this.leading = true;
+    log.info({ identity, lease: `${this.o.namespace}/${this.o.name}` }, 'Became the leader');
+    const lost = new AbortController();
+    const renewing = (async () => {
+      let lastRenew = Date.now();
+      while (!signal.aborted && !lost.signal.aborted) {
+        await sleep(retryPeriodMs, undefined, { signal }).catch(() => undefined);
+        if (signal.aborted) break;
+        try {
+          if (await this.tryAcquireOrRenew()) lastRenew = Date.now();
+          else {
+            log.warn('Another controller took the lease');
+            lost.abort();
+          }
+        } catch (err) {
+          log.warn({ err }, 'Renewing the lease failed');
+        }
+        if (Date.now() - lastRenew > renewDeadlineMs) {
+          log.warn('Could not renew the lease in time; stepping down');
+          lost.abort();
+        }
+      }
+    })();
+    await lead(AbortSignal.any([signal, lost.signal]));
+    lost.abort();
+    await renewing;
+    this.leading = false;
+    if (signal.aborted) await this.release();
+  }
+
+  /** Lets a standby take over at once instead of waiting out the lease. */
+  private async release(): Promise<void> {
+    try {
+      const current = await this.o.client.getOrUndefined<Lease>(this.ref());
+      if (current?.spec?.holderIdentity !== this.o.identity) return;
+      await this.o.client.request(
+        'PUT',
+        `/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases/${this.o.name}`,
+        {
+          ...current,
+          spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1 },
+        },
+      );
+    } catch {
+      // The lease expires on its own.
+    }
+  }
+}

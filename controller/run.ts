@@ -1,0 +1,154 @@
+/**
+ * Wires the controller: informers → queue → reconciler, behind leader election, with /metrics,
+ * /healthz and /readyz. `runController` is what `dwk controller` and the in-cluster entrypoint call.
+ */
+import { createServer, type Server } from 'node:http';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { KubeClient, type KubeObject } from '../lib/kube/client.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import type { ControllerConfig } from './config.ts';
+import { Informer, keyOf } from './informer.ts';
+import { LeaderElector } from './leader.ts';
+import { createControllerMetrics } from './metrics.ts';
+import { natsSide } from './nats.ts';
+import { Reconciler, type PipelineObject } from './reconcile.ts';
+import { WorkQueue } from './queue.ts';
+
+export interface RunningController {
+  /** Resolves when the controller has stopped. */
+  done: Promise<void>;
+  port: number;
+  isLeader(): boolean;
+}
+
+async function serve(config: ControllerConfig, handler: Parameters<typeof createServer>[1]): Promise<Server> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.httpPort, config.httpHost, () => resolve());
+  });
+  return server;
+}
+
+export async function runController(
+  config: ControllerConfig,
+  signal: AbortSignal,
+  log: Logger = createLogger({ level: config.logLevel, base: { component: 'controller' } }),
+): Promise<RunningController> {
+  const client = KubeClient.fromKubeconfig(config.kubeconfig, config.context);
+  const queue = new WorkQueue({ workers: config.workers });
+  const metrics = createControllerMetrics(
+    () => queue.depth,
+    () => client.requests,
+  );
+  const elector = config.leaderElection
+    ? new LeaderElector({
+        client,
+        namespace: config.leaseNamespace,
+        name: config.leaseName,
+        identity: config.identity,
+        log,
+      })
+    : undefined;
+  let synced = false;
+
+  const server = await serve(config, (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') res.writeHead(200).end('ok\n');
+    else if (path === '/readyz') {
+      // A standby is ready: it is doing its job. A leader is ready once its caches have synced.
+      const ready = !elector?.isLeader() || synced;
+      res.writeHead(ready ? 200 : 503).end(ready ? 'ready\n' : 'syncing\n');
+    } else if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+    } else res.writeHead(404).end();
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.httpPort;
+  log.info(
+    { port, namespace: config.namespace ?? '(all)', identity: config.identity },
+    'Controller starting',
+  );
+
+  const lead = async (lost: AbortSignal) => {
+    metrics.leader.set(1);
+    const scope = config.namespace ? { namespace: config.namespace } : {};
+    const pipelines = new Informer<PipelineObject>({
+      client,
+      resource: { apiVersion: 'dwk.dev/v1alpha1', kind: 'Pipeline', ...scope },
+      log,
+      onChange: (o) => queue.add(keyOf(o)),
+    });
+    const ownerKey = (o: KubeObject) => {
+      const name = o.metadata?.labels?.['app.kubernetes.io/instance'];
+      return name ? `${o.metadata?.namespace}/${name}` : undefined;
+    };
+    const deployments = new Informer<V1Deployment & KubeObject>({
+      client,
+      resource: { apiVersion: 'apps/v1', kind: 'Deployment', ...scope },
+      labelSelector: 'app.kubernetes.io/managed-by=dwk',
+      log,
+      onChange: (o) => {
+        const key = ownerKey(o);
+        if (key) queue.add(key);
+      },
+    });
+    const nats = natsSide(log);
+    const reconciler = new Reconciler({ client, log, pipelines, deployments, metrics, nats });
+    deployments.start();
+    pipelines.start();
+    await Promise.all([pipelines.waitForSync(), deployments.waitForSync()]);
+    synced = true;
+    log.info({ pipelines: pipelines.list().length }, 'Caches synced');
+    queue.start(async (key) => {
+      const end = metrics.reconcileDuration.startTimer();
+      try {
+        const result = await reconciler.reconcile(key);
+        metrics.reconciles.inc({ result: result.requeueAfterMs ? 'requeue' : 'success' });
+        return result;
+      } catch (err) {
+        metrics.reconciles.inc({ result: 'error' });
+        log.error({ err, pipeline: key }, 'Reconcile failed; retrying with backoff');
+        throw err;
+      } finally {
+        end();
+      }
+    });
+    // Level-based safety net: re-apply everything now and then, whatever events were missed.
+    const resync = setInterval(() => {
+      reconciler.forgetApplied();
+      for (const p of pipelines.list()) queue.add(keyOf(p));
+    }, config.resyncSeconds * 1000);
+    await new Promise<void>((resolve) => {
+      if (lost.aborted) resolve();
+      lost.addEventListener('abort', () => resolve(), { once: true });
+    });
+    clearInterval(resync);
+    queue.stop();
+    pipelines.shutdown();
+    deployments.shutdown();
+    await queue.idle();
+    await nats.close();
+    metrics.leader.set(0);
+    synced = false;
+  };
+
+  const done = (async () => {
+    try {
+      if (elector) {
+        // Losing the lease ends this process's leadership; a new term starts only after a restart,
+        // as client-go's leaderelection does (no stale caches carried across terms).
+        await elector.run(signal, lead);
+      } else {
+        await lead(signal);
+      }
+    } finally {
+      server.close();
+      log.info('Controller stopped');
+    }
+  })();
+  return { done, port, isLeader: () => elector?.isLeader() ?? true };
+}
