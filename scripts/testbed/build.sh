@@ -78,7 +78,7 @@ build_kubernetes() {
     log "kubernetes $v: cached at $dir"
     return 0
   fi
-  log "kubernetes $v: building from tools/k8s (cold: about 25 min on 2 cores; later runs reuse it)"
+  log "kubernetes $v: building from tools/k8s (the first time: about 25 min on 2 cores; later runs reuse it)"
   tmp="$dir.tmp.$$"
   rm -rf "$tmp" && mkdir -p "$tmp"
   start=$SECONDS
