@@ -53,6 +53,8 @@ export interface PipelineRunOptions {
   mappers: number;
   concurrency: number;
   waitMs: number;
+  /** Extra environment per component, e.g. NODE_OPTIONS for a CPU profile. */
+  extraEnv?: Partial<Record<'fetcher' | 'mapper' | 'saver', Record<string, string>>>;
 }
 
 export interface CeilingRunOptions {
@@ -277,7 +279,15 @@ export async function runPipeline(dir: string, o: PipelineRunOptions): Promise<R
     const processes: BenchProcess[] = [];
     try {
       const start = (component: 'fetcher' | 'mapper' | 'saver', instance: string) =>
-        startWorkload(dir, o.name, spec, nats.url, component, `${o.name}-${instance}`);
+        startWorkload(
+          dir,
+          o.name,
+          spec,
+          nats.url,
+          component,
+          `${o.name}-${instance}`,
+          o.extraEnv?.[component],
+        );
       const consumers = [await start('saver', 'saver-0')];
       for (let i = 0; i < o.mappers; i++) consumers.push(await start('mapper', `mapper-${i}`));
       processes.push(...consumers);

@@ -5,7 +5,8 @@ export interface Plan {
   /** Runs of each ceiling and zero-work row; the row shows the median run and the range. */
   repeat: number;
   ceiling: { objects: number; consumers: Array<{ mode: 'consume' | 'next'; slots: number }> };
-  zeroWork: { objects: number; mappers: number[]; concurrency: number };
+  /** The last row raises the concurrency instead of the mappers: if round trips bound the path, it helps. */
+  zeroWork: { objects: number; rows: Array<{ mappers: number; concurrency: number }> };
   /**
    * Each mapper slot gets `waves` chunks, so the ideal run takes waves × waitMs and no slot sits
    * out the last wave: objects = mappers × concurrency × waves × chunkSize.
@@ -19,7 +20,13 @@ export function benchPlan(quick: boolean): Plan {
       chunkSize: 100,
       repeat: 1,
       ceiling: { objects: 2000, consumers: [{ mode: 'consume', slots: 1 }] },
-      zeroWork: { objects: 2000, mappers: [1, 2], concurrency: 4 },
+      zeroWork: {
+        objects: 2000,
+        rows: [
+          { mappers: 1, concurrency: 4 },
+          { mappers: 2, concurrency: 4 },
+        ],
+      },
       withWait: { waitMs: 50, concurrency: 2, waves: 3, mappers: [1, 2] },
     };
   }
@@ -33,7 +40,15 @@ export function benchPlan(quick: boolean): Plan {
         { mode: 'next', slots: 4 },
       ],
     },
-    zeroWork: { objects: 100_000, mappers: [1, 2, 4], concurrency: 4 },
+    zeroWork: {
+      objects: 100_000,
+      rows: [
+        { mappers: 1, concurrency: 4 },
+        { mappers: 2, concurrency: 4 },
+        { mappers: 4, concurrency: 4 },
+        { mappers: 1, concurrency: 16 },
+      ],
+    },
     withWait: { waitMs: 1000, concurrency: 4, waves: 10, mappers: [1, 4, 16] },
   };
 }

@@ -19,8 +19,8 @@ export interface BenchResults {
   machine: MachineInfo;
   plan: Plan;
   ceiling: Array<Row & { mode: 'consume' | 'next'; slots: number }>;
-  zeroWork: Array<Row & { mappers: number }>;
-  withWait: Array<Row & { mappers: number }>;
+  zeroWork: Array<Row & { mappers: number; concurrency: number }>;
+  withWait: Array<Row & { mappers: number; concurrency: number }>;
 }
 
 /** A table row: the run it shows (the median of its repeats) and the objects/s of every repeat. */
@@ -124,8 +124,7 @@ const pipelineHead = (extra: string[]) => [
 
 function pipelineTable(
   r: BenchResults,
-  rows: Array<Row & { mappers: number }>,
-  concurrency: number,
+  rows: Array<Row & { mappers: number; concurrency: number }>,
   extra: (mappers: number, f: RunFigures) => string[],
   extraHead: string[],
 ): string[] {
@@ -135,7 +134,7 @@ function pipelineTable(
     row(head),
     row(head.map(() => '---')),
     ...rows.map((r) => {
-      const { mappers, figures: f } = r;
+      const { mappers, concurrency, figures: f } = r;
       const s = stageCells(f, STAGES);
       return row([
         `${mappers} × ${concurrency}`,
@@ -174,7 +173,7 @@ export function renderResults(r: BenchResults): string {
     '',
     `${int(p.zeroWork.objects)} objects in chunks of ${p.chunkSize}; 1 fetcher, 1 saver (jsonl sink), the default transform.`,
     '',
-    ...pipelineTable(r, r.zeroWork, p.zeroWork.concurrency, () => [], []),
+    ...pipelineTable(r, r.zeroWork, () => [], []),
     '',
     `### Per-chunk wait of ${int(p.withWait.waitMs)} ms`,
     '',
@@ -183,7 +182,6 @@ export function renderResults(r: BenchResults): string {
     ...pipelineTable(
       r,
       r.withWait,
-      p.withWait.concurrency,
       (mappers, f) => {
         const ideal = idealWithWait(p, mappers);
         return [int(ideal), pct(f.objectsPerSecond / ideal)];

@@ -74,18 +74,18 @@ async function main(): Promise<void> {
       );
       results.ceiling.push({ mode, slots, ...row });
     }
-    for (const mappers of plan.zeroWork.mappers) {
-      const row = await repeated(plan.repeat, `zero-${mappers}`, (name) =>
+    for (const { mappers, concurrency } of plan.zeroWork.rows) {
+      const row = await repeated(plan.repeat, `zero-${mappers}x${concurrency}`, (name) =>
         runPipeline(dir, {
           name,
           objects: plan.zeroWork.objects,
           chunkSize: plan.chunkSize,
           mappers,
-          concurrency: plan.zeroWork.concurrency,
+          concurrency,
           waitMs: 0,
         }),
       );
-      results.zeroWork.push({ mappers, ...row });
+      results.zeroWork.push({ mappers, concurrency, ...row });
     }
     for (const mappers of plan.withWait.mappers) {
       const name = `wait-${mappers}`;
@@ -98,7 +98,8 @@ async function main(): Promise<void> {
         waitMs: plan.withWait.waitMs,
       });
       say(`${name}: ${brief(figures)}`);
-      results.withWait.push({ mappers, figures, runs: [figures.objectsPerSecond] });
+      const { concurrency } = plan.withWait;
+      results.withWait.push({ mappers, concurrency, figures, runs: [figures.objectsPerSecond] });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
