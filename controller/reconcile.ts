@@ -132,17 +132,21 @@ export class Reconciler {
 
   private async writeStatus(p: PipelineObject, status: PipelineStatus): Promise<void> {
     if (isDeepStrictEqual(p.status, status)) return;
-    await this.d.client.apply(
-      {
-        apiVersion: API_VERSION,
-        kind: KIND,
-        metadata: { name: p.metadata?.name, namespace: p.metadata?.namespace },
-        status,
-      },
-      FIELD_MANAGER,
-      true,
-      'status',
-    );
+    await this.d.client
+      .apply(
+        {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          metadata: { name: p.metadata?.name, namespace: p.metadata?.namespace },
+          status,
+        },
+        FIELD_MANAGER,
+        true,
+        'status',
+      )
+      .catch((err: unknown) => {
+        if (!isNotFound(err)) throw err; // deleted meanwhile: nothing to report on
+      });
     this.d.metrics.statusWrites.inc();
   }
 

@@ -151,7 +151,8 @@ const WaitMs = withRules(
     },
     {
       additionalProperties: false,
-      default: {},
+      // Spelled out: the API server checks a default against the CEL rule before nested defaults apply.
+      default: { min: 0, max: 0 },
       description: 'Simulated wait per chunk, uniform between min and max milliseconds.',
     },
   ),

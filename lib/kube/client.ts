@@ -162,7 +162,7 @@ export class KubeClient {
     return opts;
   }
 
-  private send(opts: RequestOptions, body: string | undefined): Promise<IncomingMessage> {
+  private send(opts: RequestOptions, body: string | undefined, timeoutMs = 30_000): Promise<IncomingMessage> {
     const req = (this.server.startsWith('https:') ? httpsRequest : httpRequest)(opts);
     return new Promise((resolve, reject) => {
       req.on('response', resolve);
@@ -175,7 +175,9 @@ export class KubeClient {
           ),
         ),
       );
-      req.setTimeout(30_000, () => req.destroy(new Error('request timed out after 30 s')));
+      req.setTimeout(timeoutMs, () =>
+        req.destroy(new Error(`request timed out after ${timeoutMs / 1000} s`)),
+      );
       req.end(body);
     });
   }
@@ -299,7 +301,8 @@ export class KubeClient {
     this.requests.set('WATCH', (this.requests.get('WATCH') ?? 0) + 1);
     const opts = await this.options('GET', `${pathOf(ref)}?${q.toString()}`, {});
     opts.signal = signal;
-    const res = await this.send(opts, undefined);
+    // A watch may be silent for long; the server ends it after timeoutSeconds anyway.
+    const res = await this.send(opts, undefined, ((options.timeoutSeconds ?? 300) + 30) * 1000);
     if ((res.statusCode ?? 0) >= 400) {
       const chunks: Buffer[] = [];
       for await (const c of res) chunks.push(c as Buffer);

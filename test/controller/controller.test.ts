@@ -1,0 +1,239 @@
+// The controller against the test bed's real control plane: kube-apiserver, controller-manager,
+// scheduler and KWOK. Each test runs its own namespace-scoped controller.
+import assert from 'node:assert/strict';
+import { writeFileSync, mkdtempSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test, type TestContext } from 'node:test';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
+import { createLogger } from '../../lib/log.ts';
+import { readControllerConfig } from '../../controller/config.ts';
+import { runController } from '../../controller/run.ts';
+import type { PipelineStatus } from '../../api/v1alpha1/status.ts';
+import { eventually, testCluster } from '../testbed/support.ts';
+
+const cluster = await testCluster();
+const client = KubeClient.fromKubeconfig(cluster.kubeconfigPath);
+const CRD = fileURLToPath(new URL('../../crds/pipeline.yaml', import.meta.url));
+await cluster.kubectl(['apply', '--server-side', '--force-conflicts', '-f', CRD]);
+await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/pipelines.dwk.dev']);
+
+/** Starts a controller that watches only `namespace`; stopped after the test. */
+async function controller(t: TestContext, namespace: string) {
+  const stop = new AbortController();
+  const config = readControllerConfig({
+    KUBECONFIG: cluster.kubeconfigPath,
+    DWK_WATCH_NAMESPACE: namespace,
+    DWK_LEADER_ELECT: 'false',
+    DWK_HTTP_PORT: '0',
+    DWK_HTTP_HOST: '127.0.0.1',
+  });
+  const running = await runController(config, stop.signal, createLogger({ level: 'warn' }));
+  t.after(async () => {
+    stop.abort();
+    await running.done;
+  });
+  return running;
+}
+
+function manifest(name: string, spec: Record<string, unknown> = {}) {
+  return JSON.stringify({
+    apiVersion: 'dwk.dev/v1alpha1',
+    kind: 'Pipeline',
+    metadata: { name },
+    spec: { nats: { url: 'nats://nats.invalid:4222' }, saver: { sink: { type: 'log' } }, ...spec },
+  });
+}
+
+const apply = (ns: string, body: string) => cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: body });
+const deployment = (ns: string, name: string) =>
+  client.getOrUndefined<V1Deployment & KubeObject>({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    namespace: ns,
+    name,
+  });
+const pipeline = (ns: string, name: string) =>
+  client.get<KubeObject & { status?: PipelineStatus }>({
+    apiVersion: 'dwk.dev/v1alpha1',
+    kind: 'Pipeline',
+    namespace: ns,
+    name,
+  });
+const replicasOf = async (ns: string, name: string) => (await deployment(ns, name))?.spec?.replicas;
+const condition = (p: { status?: PipelineStatus }, type: string) =>
+  p.status?.conditions?.find((c) => c.type === type);
+
+describe('the controller', { timeout: 120_000 }, () => {
+  test('a Pipeline becomes Deployments with its replicas, env and owner; Pods run; status turns Ready', async (t) => {
+    const ns = await cluster.newNamespace(t, 'ctrl-ready');
+    await controller(t, ns);
+    await apply(ns, manifest('demo', { mapper: { replicas: 3 } }));
+    const p = await pipeline(ns, 'demo');
+    await eventually('the three Deployments', async () =>
+      (await Promise.all(['fetcher', 'mapper', 'saver'].map((c) => deployment(ns, `demo-${c}`)))).every(
+        Boolean,
+      ),
+    );
+    const mapper = (await deployment(ns, 'demo-mapper')) as V1Deployment;
+    assert.equal(mapper.spec?.replicas, 3);
+    assert.equal((await deployment(ns, 'demo-fetcher'))?.spec?.replicas, 1);
+    assert.equal((await deployment(ns, 'demo-saver'))?.spec?.replicas, 1);
+    assert.equal(await deployment(ns, 'demo-broadcaster'), undefined);
+    const owner = mapper.metadata?.ownerReferences?.[0] as {
+      kind: string;
+      name: string;
+      uid: string;
+      controller: boolean;
+    };
+    assert.deepEqual(
+      [owner.kind, owner.name, owner.uid, owner.controller],
+      ['Pipeline', 'demo', p.metadata?.uid, true],
+    );
+    const env = mapper.spec?.template.spec?.containers[0]?.env ?? [];
+    assert.equal(env.find((e) => e.name === 'DWK_NATS_URL')?.value, 'nats://nats.invalid:4222');
+    const ready = await eventually(
+      'status Ready',
+      async () => {
+        const now = await pipeline(ns, 'demo');
+        return condition(now, 'Ready')?.status === 'True' ? now : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(ready.status?.observedGeneration, ready.metadata?.generation);
+    assert.deepEqual(ready.status?.summary, { fetcher: '1/1', mapper: '3/3', saver: '1/1' });
+    const pods = await cluster.core.listNamespacedPod({
+      namespace: ns,
+      labelSelector: 'app.kubernetes.io/instance=demo',
+    });
+    assert.equal(pods.items.filter((x) => x.status?.phase === 'Running').length, 5);
+    const { stdout } = await cluster.kubectl(['get', 'pl', '-n', ns]);
+    assert.match(stdout, /NAME\s+READY\s+FETCHER\s+MAPPERS\s+SAVERS\s+BROADCASTERS\s+PROGRESS\s+AGE/);
+    assert.match(stdout, /demo\s+True\s+1\/1\s+3\/3\s+1\/1/);
+  });
+
+  test('kubectl scale, kubectl edit and a spec patch each end with the mapper Deployment at 7', async (t) => {
+    const ns = await cluster.newNamespace(t, 'ctrl-scale');
+    await controller(t, ns);
+    await apply(ns, manifest('s'));
+    await eventually('the mapper Deployment', () => deployment(ns, 's-mapper'));
+
+    await cluster.kubectl(['scale', '-n', ns, 'pipeline/s', '--replicas=7']);
+    await eventually('7 mappers after kubectl scale', async () => (await replicasOf(ns, 's-mapper')) === 7);
+    const scale = JSON.parse(
+      (await cluster.kubectl(['get', '--raw', `/apis/dwk.dev/v1alpha1/namespaces/${ns}/pipelines/s/scale`]))
+        .stdout,
+    ) as {
+      spec: { replicas: number };
+      status: { selector: string };
+    };
+    assert.equal(scale.spec.replicas, 7);
+    assert.equal(scale.status.selector, 'app.kubernetes.io/name=mapper,app.kubernetes.io/instance=s');
+
+    await cluster.kubectl([
+      'patch',
+      '-n',
+      ns,
+      'pipeline/s',
+      '--type=merge',
+      '-p',
+      '{"spec":{"mapper":{"replicas":2}}}',
+    ]);
+    await eventually('2 mappers after a patch', async () => (await replicasOf(ns, 's-mapper')) === 2);
+
+    // kubectl edit with a scripted editor, as a person would change the file.
+    const dir = mkdtempSync(join(tmpdir(), 'dwk-editor-'));
+    const editor = join(dir, 'editor.sh');
+    writeFileSync(editor, '#!/bin/sh\nsed -i "s/^\\(    replicas:\\) 2$/\\1 7/" "$1"\n');
+    chmodSync(editor, 0o755);
+    const { execa } = await import('execa');
+    const edited = await execa(cluster.binaries.kubectl, ['edit', '-n', ns, 'pipeline/s'], {
+      env: { KUBECONFIG: cluster.kubeconfigPath, KUBE_EDITOR: editor },
+      reject: false,
+    });
+    assert.equal(edited.exitCode, 0, edited.stderr);
+    await eventually('7 mappers after kubectl edit', async () => (await replicasOf(ns, 's-mapper')) === 7);
+  });
+
+  test('puts back a Deployment someone changed (drift), and garbage-collects everything when the Pipeline goes', async (t) => {
+    const ns = await cluster.newNamespace(t, 'ctrl-drift');
+    await controller(t, ns);
+    await apply(ns, manifest('d', { mapper: { replicas: 4 } }));
+    await eventually('the mapper Deployment', async () => (await replicasOf(ns, 'd-mapper')) === 4);
+    await cluster.kubectl(['scale', '-n', ns, 'deployment/d-mapper', '--replicas=1']);
+    await eventually('drift corrected back to 4', async () => (await replicasOf(ns, 'd-mapper')) === 4);
+
+    await cluster.kubectl(['delete', '-n', ns, 'pipeline/d', '--wait=true']);
+    await eventually(
+      'Deployments garbage-collected',
+      async () => {
+        const list = await client.list({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns });
+        return list.items.length === 0;
+      },
+      { timeoutMs: 60_000 },
+    );
+  });
+
+  test('paused scales every component to 0 and the Pipeline stays Ready', async (t) => {
+    const ns = await cluster.newNamespace(t, 'ctrl-paused');
+    await controller(t, ns);
+    await apply(ns, manifest('p', { paused: true, mapper: { replicas: 5 } }));
+    await eventually('paused Deployments', async () => (await replicasOf(ns, 'p-mapper')) === 0);
+    assert.equal(await replicasOf(ns, 'p-fetcher'), 0);
+    const p = await eventually('Ready while paused', async () => {
+      const now = await pipeline(ns, 'p');
+      return condition(now, 'Ready')?.reason === 'Paused' ? now : undefined;
+    });
+    assert.equal(condition(p, 'Ready')?.status, 'True');
+  });
+
+  test('the API server rejects bad specs with a message naming the field', async (t) => {
+    const ns = await cluster.newNamespace(t, 'ctrl-invalid');
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [
+        { mapper: { replicas: -1 } },
+        /spec\.mapper\.replicas: Invalid value: -1: spec\.mapper\.replicas in body should be greater than or equal to 0/,
+      ],
+      [{ mapper: { replicaz: 2 } }, /unknown field "spec\.mapper\.replicaz"/],
+      [{ chunkSize: 0 }, /spec\.chunkSize: Invalid value: 0/],
+      [
+        { broadcaster: { target: { type: 'slack' } } },
+        /spec\.broadcaster\.target\.urlFrom: Invalid value: .*a target needs its secret reference/,
+      ],
+      [
+        { saver: { sink: { type: 'csv' } } },
+        /spec\.saver\.sink\.type: Unsupported value: "csv": supported values: "jsonl", "log"/,
+      ],
+    ];
+    for (const [spec, message] of cases) {
+      const res = await cluster.kubectl(['apply', '-n', ns, '-f', '-'], {
+        input: manifest('bad', spec),
+        allowFailure: true,
+      });
+      assert.notEqual(res.exitCode, 0, `accepted ${JSON.stringify(spec)}`);
+      assert.match(res.stderr, message);
+    }
+    const { stdout } = await cluster.kubectl(['get', 'pipelines', '-n', ns, '-o', 'name']);
+    assert.equal(stdout.trim(), '', 'nothing was created');
+  });
+
+  test('its Pods are admitted in a namespace that enforces the restricted Pod Security Standard', async (t) => {
+    const ns = await cluster.newNamespace(t, 'ctrl-restricted', {
+      'pod-security.kubernetes.io/enforce': 'restricted',
+    });
+    await controller(t, ns);
+    await apply(ns, manifest('r', { mapper: { replicas: 2 } }));
+    await eventually(
+      '4 Pods admitted and running',
+      async () => {
+        const pods = await cluster.core.listNamespacedPod({ namespace: ns });
+        return pods.items.filter((x) => x.status?.phase === 'Running').length === 4;
+      },
+      { timeoutMs: 60_000 },
+    );
+    const events = await cluster.core.listNamespacedEvent({ namespace: ns });
+    assert.equal(events.items.filter((e) => e.reason === 'FailedCreate').length, 0);
+  });
+});
