@@ -1,0 +1,294 @@
+// ServiceMonitor labels, leader election, RBAC and NATS cleanup, against the test bed.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test, type TestContext } from 'node:test';
+import { stringify } from 'yaml';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
+import { createLogger } from '../../lib/log.ts';
+import { connectNats } from '../../lib/nats/connect.ts';
+import { ensurePipeline } from '../../lib/nats/setup.ts';
+import { startNatsServer } from '../../lib/nats/server.ts';
+import { readControllerConfig } from '../../controller/config.ts';
+import { controllerManifests, CONTROLLER_NAME } from '../../controller/manifests.ts';
+import { runController } from '../../controller/run.ts';
+import type { PipelineStatus } from '../../api/v1alpha1/status.ts';
+import { tempDir } from '../support/workloads.ts';
+import { eventually, testCluster } from '../testbed/support.ts';
+
+const cluster = await testCluster();
+const client = KubeClient.fromKubeconfig(cluster.kubeconfigPath);
+const fixture = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+await cluster.kubectl([
+  'apply',
+  '--server-side',
+  '--force-conflicts',
+  '-f',
+  fixture('../../crds/pipeline.yaml'),
+]);
+await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/pipelines.dwk.dev']);
+
+async function controller(t: TestContext, namespace: string, env: Record<string, string> = {}) {
+  const stop = new AbortController();
+  const config = readControllerConfig({
+    KUBECONFIG: cluster.kubeconfigPath,
+    DWK_WATCH_NAMESPACE: namespace,
+    DWK_LEADER_ELECT: 'false',
+    DWK_HTTP_PORT: '0',
+    DWK_HTTP_HOST: '127.0.0.1',
+    ...env,
+  });
+  const running = await runController(config, stop.signal, createLogger({ level: 'warn' }));
+  t.after(async () => {
+    stop.abort();
+    await running.done;
+  });
+  return running;
+}
+
+const manifest = (name: string, spec: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    apiVersion: 'dwk.dev/v1alpha1',
+    kind: 'Pipeline',
+    metadata: { name },
+    spec: { nats: { url: 'nats://nats.invalid:4222' }, saver: { sink: { type: 'log' } }, ...spec },
+  });
+const apply = (ns: string, body: string) => cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: body });
+const pipeline = (ns: string, name: string) =>
+  client.get<KubeObject & { status?: PipelineStatus }>({
+    apiVersion: 'dwk.dev/v1alpha1',
+    kind: 'Pipeline',
+    namespace: ns,
+    name,
+  });
+const monitoringCondition = async (ns: string, name: string) =>
+  (await pipeline(ns, name)).status?.conditions?.find((c) => c.type === 'MonitoringReady');
+const replicasOf = async (ns: string, name: string) =>
+  (
+    await client.getOrUndefined<V1Deployment & KubeObject>({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace: ns,
+      name,
+    })
+  )?.spec?.replicas;
+
+// Order matters: the monitoring CRDs are cluster-wide, so "absent" runs before they are installed.
+describe('ServiceMonitors', { timeout: 120_000 }, () => {
+  test('without the monitoring CRDs the rest works and MonitoringReady says why', async (t) => {
+    const served = await client.serves('monitoring.coreos.com/v1', 'ServiceMonitor');
+    if (served) {
+      t.skip('the monitoring CRDs are already installed in this cluster');
+      return;
+    }
+    const ns = await cluster.newNamespace(t, 'mon-absent');
+    await controller(t, ns);
+    await apply(ns, manifest('m'));
+    const c = await eventually('MonitoringReady', () => monitoringCondition(ns, 'm'));
+    assert.deepEqual([c.status, c.reason], ['False', 'ServiceMonitorCRDMissing']);
+    assert.equal(await replicasOf(ns, 'm-mapper'), 3);
+  });
+
+  test('carry the release label of the Prometheus that is there, and say so; with none, a reason', async (t) => {
+    await cluster.kubectl([
+      'apply',
+      '--server-side',
+      '-f',
+      fixture('../fixtures/crds/monitoring-coreos.yaml'),
+    ]);
+    await cluster.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=30s',
+      'crd/servicemonitors.monitoring.coreos.com',
+      'crd/prometheuses.monitoring.coreos.com',
+    ]);
+    const ns = await cluster.newNamespace(t, 'mon');
+    await controller(t, ns);
+    await apply(ns, manifest('none'));
+    const none = await eventually(
+      'MonitoringReady without a Prometheus',
+      async () => {
+        const c = await monitoringCondition(ns, 'none');
+        return c?.reason === 'ServiceMonitorCRDMissing' ? undefined : c;
+      },
+      { timeoutMs: 90_000 },
+    );
+    assert.deepEqual([none.status, none.reason], ['False', 'NoPrometheus']);
+
+    const promNs = await cluster.newNamespace(t, 'monitoring');
+    const prometheus = {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'Prometheus',
+      metadata: { name: 'kube-prometheus-stack-prometheus', namespace: promNs },
+      spec: {
+        serviceMonitorSelector: { matchLabels: { release: 'kube-prometheus-stack-1714644114' } },
+        serviceMonitorNamespaceSelector: {},
+      },
+    };
+    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(prometheus) });
+    // A new controller observes the Prometheus at once (the running one re-checks every minute).
+    const ns2 = await cluster.newNamespace(t, 'mon-selected');
+    await controller(t, ns2);
+    await apply(ns2, manifest('sel'));
+    const sm = await eventually('the workloads ServiceMonitor', () =>
+      client.getOrUndefined<KubeObject & { spec?: { endpoints?: Array<{ port: string }> } }>({
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'ServiceMonitor',
+        namespace: ns2,
+        name: 'sel-workloads',
+      }),
+    );
+    assert.equal(sm.metadata?.labels?.release, 'kube-prometheus-stack-1714644114');
+    assert.equal(sm.spec?.endpoints?.[0]?.port, 'metrics');
+    const selected = await eventually('MonitoringReady True', async () => {
+      const c = await monitoringCondition(ns2, 'sel');
+      return c?.status === 'True' ? c : undefined;
+    });
+    assert.match(
+      selected.message,
+      new RegExp(`selected by Prometheus ${promNs}/kube-prometheus-stack-prometheus`),
+    );
+    const svc = await cluster.core.readNamespacedService({ name: 'sel-mapper', namespace: ns2 });
+    assert.equal(svc.spec?.ports?.[0]?.name, 'metrics');
+  });
+});
+
+describe('leader election', { timeout: 120_000 }, () => {
+  test('two controller processes: one leads; kill it and the other takes over within 20 s', async (t) => {
+    const ns = await cluster.newNamespace(t, 'leader');
+    const start = (id: string) => {
+      const child = spawn(process.execPath, [fixture('../../controller/main.ts')], {
+        env: {
+          PATH: process.env.PATH,
+          KUBECONFIG: cluster.kubeconfigPath,
+          DWK_WATCH_NAMESPACE: ns,
+          DWK_LEASE_NAMESPACE: ns,
+          DWK_HTTP_PORT: '0',
+          DWK_HTTP_HOST: '127.0.0.1',
+          POD_NAME: id,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      t.after(() => {
+        child.kill('SIGKILL');
+      });
+      return { child, log: () => out };
+    };
+    const a = start('controller-a');
+    await eventually('controller-a to lead', () => Promise.resolve(a.log().includes('Became the leader')));
+    const b = start('controller-b');
+    await apply(ns, manifest('l', { mapper: { replicas: 2 } }));
+    await eventually('the leader reconciles', async () => (await replicasOf(ns, 'l-mapper')) === 2);
+    assert.ok(!b.log().includes('Became the leader'), 'both lead');
+    a.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    // A change made while nobody leads.
+    await cluster.kubectl(['scale', '-n', ns, 'pipeline/l', '--replicas=6']);
+    await eventually(
+      'controller-b to take over and reconcile the change',
+      async () => (await replicasOf(ns, 'l-mapper')) === 6,
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    const failover = Date.now() - killedAt;
+    assert.ok(b.log().includes('Became the leader'));
+    assert.ok(failover < 20_000, `failover took ${failover} ms`);
+  });
+});
+
+describe('RBAC', { timeout: 60_000 }, () => {
+  test('the controller may do what it needs and no more', async (t) => {
+    const ns = await cluster.newNamespace(t, 'rbac');
+    const docs = controllerManifests({ namespace: ns }).filter((m) => m.kind !== 'Deployment');
+    // Cluster-scoped objects are shared by the run: name them after the namespace.
+    for (const d of docs) {
+      const meta = d.metadata as { name: string };
+      if (d.kind === 'ClusterRole' || d.kind === 'ClusterRoleBinding') meta.name = `${CONTROLLER_NAME}-${ns}`;
+      if (d.kind === 'ClusterRoleBinding') (d.roleRef as { name: string }).name = `${CONTROLLER_NAME}-${ns}`;
+    }
+    await cluster.kubectl(['apply', '-f', '-'], { input: docs.map((d) => stringify(d)).join('---\n') });
+    t.after(async () => {
+      await cluster.kubectl([
+        'delete',
+        'clusterrole,clusterrolebinding',
+        `${CONTROLLER_NAME}-${ns}`,
+        '--ignore-not-found',
+      ]);
+    });
+    const sa = `system:serviceaccount:${ns}:${CONTROLLER_NAME}`;
+    const can = async (...args: string[]) =>
+      (await cluster.kubectl(['auth', 'can-i', '--as', sa, ...args], { allowFailure: true })).stdout.trim();
+    const allowed: string[][] = [
+      ['watch', 'pipelines.dwk.dev', '--all-namespaces'],
+      ['patch', 'pipelines.dwk.dev/status', '-n', 'default'],
+      ['update', 'pipelines.dwk.dev/finalizers', '-n', 'default'],
+      ['create', 'deployments.apps', '-n', 'default'],
+      ['patch', 'services', '-n', 'default'],
+      ['create', 'events', '-n', 'default'],
+      ['patch', 'servicemonitors.monitoring.coreos.com', '-n', 'default'],
+      ['list', 'prometheuses.monitoring.coreos.com', '--all-namespaces'],
+      ['update', 'leases.coordination.k8s.io', '-n', ns],
+    ];
+    const denied: string[][] = [
+      ['list', 'secrets', '--all-namespaces'],
+      ['get', 'secrets', '-n', 'default'],
+      ['create', 'pods/exec', '-n', 'default'],
+      ['create', 'pods', '-n', 'default'],
+      ['update', 'leases.coordination.k8s.io', '-n', 'default'],
+      ['delete', 'namespaces'],
+      ['escalate', 'clusterroles'],
+    ];
+    for (const a of allowed) assert.equal(await can(...a), 'yes', `may ${a.join(' ')}`);
+    for (const d of denied) assert.equal(await can(...d), 'no', `may not ${d.join(' ')}`);
+  });
+});
+
+describe('deletePolicy', { timeout: 90_000 }, () => {
+  test('delete: removing the Pipeline removes its streams and buckets, through a finalizer', async (t) => {
+    const ns = await cluster.newNamespace(t, 'purge');
+    const nats = await startNatsServer({ dataDir: join(tempDir('purge'), 'nats') });
+    t.after(() => nats.stop());
+    const nc = await connectNats({ servers: nats.url, name: 'test' });
+    t.after(() => nc.close());
+    await ensurePipeline(nc, 'gone');
+    await ensurePipeline(nc, 'kept');
+    await controller(t, ns);
+    await apply(ns, manifest('gone', { nats: { url: nats.url, deletePolicy: 'delete' } }));
+    await apply(ns, manifest('kept', { nats: { url: nats.url } }));
+    await eventually('the finalizer', async () =>
+      ((await pipeline(ns, 'gone')).metadata?.finalizers ?? []).includes('dwk.dev/nats-cleanup'),
+    );
+    assert.deepEqual(
+      (await pipeline(ns, 'kept')).metadata?.finalizers ?? [],
+      [],
+      'no finalizer without outside state to clean',
+    );
+    await cluster.kubectl([
+      'delete',
+      '-n',
+      ns,
+      'pipeline/gone',
+      'pipeline/kept',
+      '--wait=true',
+      '--timeout=60s',
+    ]);
+    const jsm = await jetstreamManager(nc);
+    const names: string[] = [];
+    for await (const s of jsm.streams.names()) names.push(s);
+    assert.deepEqual(
+      names.filter((n) => n.includes('_GONE_')),
+      [],
+    );
+    assert.ok(
+      names.some((n) => n.includes('_KEPT_')),
+      'retain keeps the other pipeline streams',
+    );
+  });
+});
