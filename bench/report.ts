@@ -11,6 +11,8 @@ export interface MachineInfo {
   natsServer: string;
   /** 1-minute load average when the bench started. */
   loadAtStart: number;
+  /** 1-minute load average when the bench ended. */
+  loadAtEnd: number;
 }
 
 export interface BenchResults {
@@ -157,7 +159,7 @@ export function renderResults(r: BenchResults): string {
   const m = r.machine;
   const ceiling = r.ceiling[0]?.figures.objectsPerSecond ?? NaN;
   return [
-    `Run started ${r.startedAt}, took ${Math.round(r.durationSeconds)} s. Machine: ${m.cores} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}; Node ${m.node}; nats-server ${m.natsServer}; 1-minute load average at the start: ${m.loadAtStart.toFixed(2)}.`,
+    `Run started ${r.startedAt}, took ${Math.round(r.durationSeconds)} s. Machine: ${m.cores} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}; Node ${m.node}; nats-server ${m.natsServer}; 1-minute load average ${m.loadAtStart.toFixed(2)} at the start, ${m.loadAtEnd.toFixed(2)} at the end (the bench's own processes count too).`,
     '',
     r.plan.repeat > 1
       ? `Ceiling and zero-work rows ran ${r.plan.repeat} times each: objects/s is the median run, with the range of all runs in parentheses; the other columns are the median run's.`

@@ -27,6 +27,7 @@ function machineInfo(): MachineInfo {
     node: process.version,
     natsServer: version.replace(/^nats-server:\s*/, ''),
     loadAtStart: loadavg()[0] ?? 0,
+    loadAtEnd: NaN,
   };
 }
 
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   results.durationSeconds = (performance.now() - started) / 1000;
+  results.machine.loadAtEnd = loadavg()[0] ?? 0;
   const markdown = renderResults(results);
   process.stdout.write(`${markdown}\n`);
   if (!quick) {
