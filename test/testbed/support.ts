@@ -6,7 +6,7 @@
  *   test('…', async (t) => { const ns = await cluster.newNamespace(t, 'scale'); … });
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -65,6 +65,7 @@ export async function testCluster(env: NodeJS.ProcessEnv = process.env): Promise
   kc.loadFromFile(kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
   const helmHome = mkdtempSync(join(tmpdir(), 'dwk-helm-'));
+  after(() => rmSync(helmHome, { recursive: true, force: true }));
   const toolEnv = {
     KUBECONFIG: kubeconfigPath,
     // helm keeps its cache and config away from the person's home.
