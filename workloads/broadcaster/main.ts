@@ -77,9 +77,10 @@ export async function runBroadcaster(config: BroadcasterConfig, ctx: RoleContext
 }
 
 /**
- * `slots` workers, each pulling one event at a time, and none while the target asked us to wait
- * (events not pulled stay unclaimed in the stream). On stop, workers finish the event in hand:
- * a POST is bounded by the target timeout, well inside the shutdown deadline.
+ * `slots` workers share one `consume()` of the stream (a small prefetch, no pull request per
+ * event) and take the next event only while the target is not asking us to wait: events not
+ * taken stay unclaimed. On stop, workers finish the event in hand (a POST is bounded by the
+ * target timeout, well inside the shutdown deadline); prefetched ones return after the ack wait.
  */
 async function pullLoop(o: {
   consumer: Consumer;
@@ -89,33 +90,36 @@ async function pullLoop(o: {
   log: Logger;
   handle: (m: JsMsg) => Promise<void>;
 }): Promise<void> {
-  const worker = async () => {
-    let failures = 0;
-    while (!o.stopping.aborted) {
-      await o.gate.wait(o.stopping);
-      if (o.stopping.aborted) return;
-      let m: JsMsg | null;
-      try {
-        m = await o.consumer.next({ expires: 2000 });
-        failures = 0;
-      } catch (err) {
-        if (o.stopping.aborted) return;
-        const delay = Math.min(100 * 2 ** ++failures, 5000);
-        o.log.warn({ err, delayMs: delay }, 'Pull failed; retrying');
-        await sleep(delay);
-        continue;
+  while (!o.stopping.aborted) {
+    const messages = await o.consumer.consume({ max_messages: Math.max(2, o.slots * 2) });
+    const close = () => void messages.close();
+    o.stopping.addEventListener('abort', close, { once: true });
+    const it = messages[Symbol.asyncIterator]();
+    const worker = async () => {
+      while (!o.stopping.aborted) {
+        await o.gate.wait(o.stopping);
+        const next = await it.next();
+        if (next.done) return;
+        const m = next.value;
+        if (o.stopping.aborted) {
+          m.nak(); // arrived as we stopped, not claimed: someone else takes it now
+          return;
+        }
+        try {
+          await o.handle(m);
+        } catch (err) {
+          o.log.error({ err }, 'Handling an event failed');
+        }
       }
-      if (!m) continue;
-      if (o.stopping.aborted) {
-        m.nak(); // arrived as we stopped, not claimed: someone else takes it now
-        return;
-      }
-      try {
-        await o.handle(m);
-      } catch (err) {
-        o.log.error({ err }, 'Handling an event failed');
-      }
+    };
+    try {
+      await Promise.all(Array.from({ length: o.slots }, () => worker()));
+    } catch (err) {
+      o.log.warn({ err }, 'Consuming stopped; starting again');
+      await sleep(1000);
+    } finally {
+      o.stopping.removeEventListener('abort', close);
+      close();
     }
-  };
-  await Promise.all(Array.from({ length: o.slots }, () => worker()));
+  }
 }
