@@ -46,6 +46,19 @@ export async function exitCodeFor(err: unknown, out: Output): Promise<number> {
     fail(err.message);
     return EXIT.invalidSpec;
   }
+  const { KubeApiError } = await import('../lib/kube/client.ts');
+  if (err instanceof KubeApiError) {
+    // The API server's own words name the object and the problem.
+    fail(err.message);
+    if (err.status === 403)
+      out.info(`${out.paint('cyan', 'hint:')} your credentials lack this permission (kubectl auth can-i)`);
+    if (err.status === 404 && /the server could not find the requested resource/.test(err.message)) {
+      out.info(
+        `${out.paint('cyan', 'hint:')} is the Pipeline CRD installed? dwk manifests | kubectl apply -f -`,
+      );
+    }
+    return EXIT.failure;
+  }
   if (err instanceof UnavailableError) {
     fail(err.message);
     for (const c of causes(err)) out.debug(`  caused by: ${c}`);

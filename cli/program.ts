@@ -2,7 +2,9 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT } from '../lib/errors.ts';
+import { controllerCommand } from './commands/controller.ts';
 import { downCommand } from './commands/down.ts';
+import { manifestsCommand } from './commands/manifests.ts';
 import { scaleCommand } from './commands/scale.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
@@ -18,6 +20,8 @@ export function buildProgram(ctx: CliContext): Command {
   const program = new Command('dwk')
     .description('Run NATS JetStream data pipelines (fetcher → mappers → savers) on Kubernetes or locally.')
     .version(version(), '--version', 'print the version of dwk')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context to use')
     .option('-n, --namespace <namespace>', 'Kubernetes namespace (cluster mode)')
     .option('--no-color', 'no colours in the output (also NO_COLOR=1)')
     .option('-v, --verbose', 'say more about what happens')
@@ -34,9 +38,19 @@ export function buildProgram(ctx: CliContext): Command {
         '  $ dwk scale mapper 8 --local\n' +
         '  $ dwk status --local --once -o json\n' +
         '  $ dwk down --local\n' +
+        '  $ dwk scale mapper 10 -n team          # cluster: changes the Pipeline, the controller acts\n' +
+        '  $ dwk controller                       # run the controller here, with your kubeconfig\n' +
         '\nExit codes: 0 ok, 1 failure, 2 usage, 3 invalid pipeline, 4 unavailable, 5 timeout, 70 bug.\n',
     );
-  for (const cmd of [upCommand(ctx), scaleCommand(ctx), statusCommand(ctx), downCommand(ctx)]) {
+  const commands = [
+    upCommand(ctx),
+    scaleCommand(ctx),
+    statusCommand(ctx),
+    downCommand(ctx),
+    controllerCommand(ctx),
+    manifestsCommand(ctx),
+  ];
+  for (const cmd of commands) {
     program.addCommand(cmd.copyInheritedSettings(program));
   }
   return program;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 import type { V1Deployment } from '@kubernetes/client-node';
+import { execa } from 'execa';
 import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
 import { createLogger } from '../../lib/log.ts';
 import { readControllerConfig } from '../../controller/config.ts';
@@ -56,7 +57,7 @@ const deployment = (ns: string, name: string) =>
     name,
   });
 const pipeline = (ns: string, name: string) =>
-  client.get<KubeObject & { status?: PipelineStatus }>({
+  client.get<KubeObject & { spec?: unknown; status?: PipelineStatus }>({
     apiVersion: 'dwk.dev/v1alpha1',
     kind: 'Pipeline',
     namespace: ns,
@@ -114,7 +115,7 @@ describe('the controller', { timeout: 120_000 }, () => {
     assert.match(stdout, /demo\s+True\s+1\/1\s+3\/3\s+1\/1/);
   });
 
-  test('kubectl scale, kubectl edit and a spec patch each end with the mapper Deployment at 7', async (t) => {
+  test('kubectl scale, dwk scale and kubectl edit each change the spec and the mapper Deployment follows', async (t) => {
     const ns = await cluster.newNamespace(t, 'ctrl-scale');
     await controller(t, ns);
     await apply(ns, manifest('s'));
@@ -148,7 +149,6 @@ describe('the controller', { timeout: 120_000 }, () => {
     const editor = join(dir, 'editor.sh');
     writeFileSync(editor, '#!/bin/sh\nsed -i "s/^\\(    replicas:\\) 2$/\\1 7/" "$1"\n');
     chmodSync(editor, 0o755);
-    const { execa } = await import('execa');
     const edited = await execa(cluster.binaries.kubectl, ['edit', '-n', ns, 'pipeline/s'], {
       env: { KUBECONFIG: cluster.kubeconfigPath, KUBE_EDITOR: editor },
       reject: false,
