@@ -4,6 +4,8 @@
 set -euo pipefail
 
 NATS_SERVER_VERSION=v2.14.5
+# The module proxy serves this release of the exporter (later ones answer 403 here); pinned in lib/monitoring/tools.ts too.
+NATS_EXPORTER_VERSION=v0.12.0
 cache=${DWK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dwk}
 mkdir -p "$cache/tools"
 
@@ -35,4 +37,37 @@ if ! go_tool nats-server github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION
   apt-get update -qq && apt-get install -y -qq nats-server >/dev/null
   mkdir -p "$cache/tools/nats-server-$NATS_SERVER_VERSION"
   ln -sf "$(command -v nats-server)" "$cache/tools/nats-server-$NATS_SERVER_VERSION/nats-server"
+fi
+
+# prometheus-nats-exporter: `go install module@version` needs the module's version list, which the
+# proxy refuses for this module, so download the pinned version and build it from the module cache.
+exporter_dir="$cache/tools/prometheus-nats-exporter-$NATS_EXPORTER_VERSION"
+if [ -x "$exporter_dir/prometheus-nats-exporter" ]; then
+  log "prometheus-nats-exporter $NATS_EXPORTER_VERSION: cached at $exporter_dir"
+elif command -v go >/dev/null 2>&1; then
+  log "prometheus-nats-exporter $NATS_EXPORTER_VERSION: building (first run only) ..."
+  start=$SECONDS tmp="$exporter_dir.tmp.$$"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  src=$(cd "$tmp" && GOTOOLCHAIN=local GOFLAGS=-mod=mod go mod download -json \
+    "github.com/nats-io/prometheus-nats-exporter@$NATS_EXPORTER_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  (cd "$src" && GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -o "$tmp/prometheus-nats-exporter" .)
+  rm -rf "$exporter_dir" && mv "$tmp" "$exporter_dir"
+  log "prometheus-nats-exporter $NATS_EXPORTER_VERSION: built in $((SECONDS - start)) s"
+else
+  log "prometheus-nats-exporter: go is not installed (only dwk up --local --prometheus and the monitoring tests need it)"
+fi
+
+# prometheus and promtool from Debian. The package may start a service on :9090; dwk never uses it,
+# it runs its own Prometheus on free loopback ports, so stop a service the install started.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  log "prometheus: installing Debian's package ..."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq prometheus >/dev/null
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  elif command -v service >/dev/null 2>&1; then
+    service prometheus stop >/dev/null 2>&1 || true
+  fi
+else
+  log "prometheus: $(command -v prometheus)"
 fi

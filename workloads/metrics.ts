@@ -1,5 +1,34 @@
 /** Prometheus metrics of the workloads: `dwk_` prefix, units in names, labels bounded. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { topology } from '../lib/nats/topology.ts';
+
+/**
+ * Which roles expose each dwk_ metric: a role serves only its own, so a saver never shows a
+ * `dwk_chunks_published_total` stuck at 0. Every metric must be listed (metrics.test.ts checks).
+ */
+export const METRIC_ROLES: Record<string, readonly string[]> = {
+  dwk_pipeline_info: ['fetcher', 'mapper', 'saver', 'broadcaster'],
+  dwk_chunks_published_total: ['fetcher'],
+  dwk_chunks_duplicate_total: ['fetcher'],
+  dwk_objects_published_total: ['fetcher'],
+  dwk_fetcher_leader: ['fetcher'],
+  dwk_chunks_mapped_total: ['mapper'],
+  dwk_objects_mapped_total: ['mapper'],
+  dwk_chunks_in_flight: ['mapper'],
+  dwk_chunks_saved_total: ['saver'],
+  dwk_objects_saved_total: ['saver'],
+  dwk_objects_skipped_duplicate_total: ['saver'],
+  dwk_stage_duration_seconds: ['mapper', 'saver'],
+  dwk_dead_letter_total: ['mapper', 'saver'],
+  dwk_redeliveries_total: ['mapper', 'saver'],
+  dwk_naks_total: ['mapper', 'saver'],
+  dwk_broadcast_delivered_total: ['broadcaster'],
+  dwk_broadcast_failed_total: ['broadcaster'],
+  dwk_broadcast_dead_lettered_total: ['broadcaster'],
+  dwk_broadcast_skipped_duplicate_total: ['broadcaster'],
+  dwk_broadcast_unknown_outcome_total: ['broadcaster'],
+  dwk_broadcast_request_duration_seconds: ['broadcaster'],
+};
 
 export function createMetrics(labels: { pipeline: string; component: string }) {
   const registry = new Registry();
@@ -7,8 +36,15 @@ export function createMetrics(labels: { pipeline: string; component: string }) {
   collectDefaultMetrics({ register: registry });
   const counter = (name: string, help: string, labelNames: string[] = []) =>
     new Counter({ name, help, labelNames, registers: [registry] });
-  return {
+  const metrics = {
     registry,
+    /** Joins dwk metrics to the NATS exporter's stream_name labels (stream names are upper case). */
+    info: new Gauge({
+      name: 'dwk_pipeline_info',
+      help: "Always 1; stream_prefix is the prefix of this pipeline's JetStream stream names.",
+      labelNames: ['stream_prefix'],
+      registers: [registry],
+    }),
     chunksPublished: counter('dwk_chunks_published_total', 'Chunks the fetcher stored in the chunks stream.'),
     chunksDuplicate: counter(
       'dwk_chunks_duplicate_total',
@@ -76,6 +112,11 @@ export function createMetrics(labels: { pipeline: string; component: string }) {
       registers: [registry],
     }),
   };
+  metrics.info.set({ stream_prefix: topology(labels.pipeline).streams.chunks.replace(/_CHUNKS$/, '') }, 1);
+  for (const [name, roles] of Object.entries(METRIC_ROLES)) {
+    if (!roles.includes(labels.component)) registry.removeSingleMetric(name);
+  }
+  return metrics;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
