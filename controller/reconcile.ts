@@ -274,30 +274,21 @@ export class Reconciler {
       const d = this.d.deployments.get(`${ref.namespace}/${objectName(ref.name, c)}`);
       if (d) deployments[c] = d;
     }
+    // NATS may be slow or unreachable from here: read progress alongside, never before, applying.
+    const progressRead = this.d.nats.progress(ref.name, spec).catch(() => undefined);
     const monitoring = await this.observeMonitoring(ref.namespace);
-    const progress = await this.d.nats.progress(ref.name, spec).catch(() => undefined);
-    const draft = plan({
-      ref,
-      generation: p.metadata?.generation ?? 0,
-      spec,
-      status: p.status,
-      observed: { deployments, monitoring, progress, problems: [] },
-      now: this.d.now?.() ?? new Date(),
-    });
-
-    const problems = await this.applyPlan(p, draft, deployments, log);
-
-    const final =
-      problems.length === 0
-        ? draft
-        : plan({
-            ref,
-            generation: p.metadata?.generation ?? 0,
-            spec,
-            status: p.status,
-            observed: { deployments, monitoring, progress, problems },
-            now: this.d.now?.() ?? new Date(),
-          });
+    const planWith = (progress: Progress | undefined, problems: string[]) =>
+      plan({
+        ref,
+        generation: p.metadata?.generation ?? 0,
+        spec,
+        status: p.status,
+        observed: { deployments, monitoring, progress, problems },
+        now: this.d.now?.() ?? new Date(),
+      });
+    const problems = await this.applyPlan(p, planWith(undefined, []), deployments, log);
+    const progress = await progressRead;
+    const final = planWith(progress, problems);
     await this.writeStatus(p, final.status);
     if (problems.length > 0) throw new Error(problems.join('; '));
     // Keep progress fresh while the run goes on; nothing to poll once it is complete.

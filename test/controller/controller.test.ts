@@ -70,7 +70,7 @@ const condition = (p: { status?: PipelineStatus }, type: string) =>
 describe('the controller', { timeout: 120_000 }, () => {
   test('a Pipeline becomes Deployments with its replicas, env and owner; Pods run; status turns Ready', async (t) => {
     const ns = await cluster.newNamespace(t, 'ctrl-ready');
-    await controller(t, ns);
+    const running = await controller(t, ns);
     await apply(ns, manifest('demo', { mapper: { replicas: 3 } }));
     const p = await pipeline(ns, 'demo');
     await eventually('the three Deployments', async () =>
@@ -113,6 +113,23 @@ describe('the controller', { timeout: 120_000 }, () => {
     const { stdout } = await cluster.kubectl(['get', 'pl', '-n', ns]);
     assert.match(stdout, /NAME\s+READY\s+FETCHER\s+MAPPERS\s+SAVERS\s+BROADCASTERS\s+PROGRESS\s+AGE/);
     assert.match(stdout, /demo\s+True\s+1\/1\s+3\/3\s+1\/1/);
+    // Events on the Pipeline say what the controller created.
+    const events = await cluster.core.listNamespacedEvent({
+      namespace: ns,
+      fieldSelector: 'involvedObject.name=demo',
+    });
+    const created = events.items.filter((e) => e.reason === 'Created').map((e) => e.message);
+    assert.ok(created.includes('Created Deployment demo-mapper with 3 replicas'), JSON.stringify(created));
+    // Its own health and metrics.
+    const base = `http://127.0.0.1:${running.port}`;
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(
+      metrics,
+      /^dwk_controller_reconciles_total\{result="success",component="controller"\} [1-9]/m,
+    );
+    assert.match(metrics, /^dwk_controller_queue_depth\{component="controller"\} 0/m);
   });
 
   test('kubectl scale, dwk scale and kubectl edit each change the spec and the mapper Deployment follows', async (t) => {
