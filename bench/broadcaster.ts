@@ -169,7 +169,7 @@ function section(rows: Row[], startedAt: Date, tookSeconds: number): string {
         .join('; ') +
       '. The claim is two KV round trips per event (create before the POST, the outcome after it).',
     '',
-    'Reading it: every row kept both CPUs busy, so these are CPU-bound figures on a shared 2-core machine. Six replicas are slower than one here because six Node processes share the same two cores; replicas are for availability, and in practice the chat service's rate limit (about one message per second) bounds a broadcaster long before CPU does. The claim roughly doubles the CPU per event (two more JetStream round trips on a path that is otherwise one pull, one POST and one ack).',
+    "Reading it: every row kept both CPUs busy, so these are CPU-bound figures on a shared 2-core machine. Six replicas are slower than one here because six Node processes share the same two cores; replicas are for availability, and in practice the chat service's rate limit (about one message per second) bounds a broadcaster long before CPU does. The claim roughly doubles the CPU per event (two more JetStream round trips on a path that is otherwise one pull, one POST and one ack).",
     '',
     END,
   ];
