@@ -16,7 +16,7 @@ import { readControllerConfig } from '../../controller/config.ts';
 import { controllerManifests, CONTROLLER_NAME } from '../../controller/manifests.ts';
 import { runController } from '../../controller/run.ts';
 import type { PipelineStatus } from '../../api/v1alpha1/status.ts';
-import { tempDir } from '../support/workloads.ts';
+import { spec, tempDir, workloadSet } from '../support/workloads.ts';
 import { eventually, testCluster } from '../testbed/support.ts';
 
 const cluster = await testCluster();
@@ -290,5 +290,59 @@ describe('deletePolicy', { timeout: 90_000 }, () => {
       names.some((n) => n.includes('_KEPT_')),
       'retain keeps the other pipeline streams',
     );
+  });
+});
+
+describe('status from NATS and quiet when idle', { timeout: 120_000 }, () => {
+  test('progress comes from the pipeline streams; nothing is written while nothing changes', async (t) => {
+    const ns = await cluster.newNamespace(t, 'progress');
+    const dir = tempDir('ctrl-progress');
+    const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+    t.after(() => nats.stop());
+    // Real workloads on this machine move the data; the Pipeline in the cluster points at the same NATS.
+    const s = spec({
+      source: { generate: { objects: 3000 } },
+      saver: { sink: { path: join(dir, 'out.jsonl') } },
+    });
+    const w = workloadSet('flow', s, nats.url, dir);
+    t.after(() => w.stopAll());
+    w.start('fetcher', 'fetcher-0');
+    w.start('mapper', 'mapper-0');
+    w.start('saver', 'saver-0');
+    const running = await controller(t, ns);
+    await apply(ns, manifest('flow', { source: { generate: { objects: 3000 } }, nats: { url: nats.url } }));
+    const done = await eventually(
+      'progress 30/30 in status',
+      async () => {
+        const p = await pipeline(ns, 'flow');
+        return p.status?.progress?.chunksSaved === 30 ? p : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(done.status?.progress?.chunksTotal, 30);
+    assert.equal(done.status?.progress?.chunksDeadLettered, 0);
+    assert.equal(done.status?.summary?.progress, '100%');
+
+    const counters = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${running.port}/metrics`)).text();
+      const sum = (name: string) =>
+        [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))].reduce(
+          (a, m) => a + Number(m[1]),
+          0,
+        );
+      return {
+        applies: sum('dwk_controller_applies_total'),
+        statusWrites: sum('dwk_controller_status_writes_total'),
+      };
+    };
+    await eventually(
+      'Ready',
+      async () =>
+        (await pipeline(ns, 'flow')).status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True',
+    );
+    await new Promise((r) => setTimeout(r, 3000));
+    const before = await counters();
+    await new Promise((r) => setTimeout(r, 8000));
+    assert.deepEqual(await counters(), before, 'the controller wrote while nothing changed');
   });
 });
