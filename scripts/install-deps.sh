@@ -4,7 +4,7 @@
 set -euo pipefail
 
 NATS_SERVER_VERSION=v2.14.5
-# The module proxy serves this release of the exporter (later ones answer 403 here); pinned in lib/monitoring/tools.ts too.
+# The module proxy serves this release of the exporter (later ones answer 403 here); pinned in cli/local/prometheus.ts too.
 NATS_EXPORTER_VERSION=v0.12.0
 cache=${DWK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dwk}
 mkdir -p "$cache/tools"

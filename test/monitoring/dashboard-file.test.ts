@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  dashboardQueries,
+  loadDashboard,
+  parseLabelValues,
+  queryVariables,
+  substitute,
+} from '../../monitoring/dashboard.ts';
+
+describe('the pipeline dashboard', () => {
+  const d = loadDashboard();
+
+  it('has queries for every section the issue lists', () => {
+    const titles = new Set(dashboardQueries(d).map((q) => q.panel));
+    for (const wanted of [
+      'Chunks per second by stage',
+      'ETA at the current saving rate',
+      'Lag per stage (messages not yet delivered)',
+      'Dead letters',
+      'Replicas (processes serving metrics)',
+      'Broadcaster outcomes per second',
+      'Messages in / out per second',
+      'Slow consumers',
+      'JetStream storage used',
+    ]) {
+      assert.ok(titles.has(wanted), `no panel "${wanted}"`);
+    }
+  });
+
+  it('never queries the old gnatsd_ names, and gives every panel a unique refId per query', () => {
+    const queries = dashboardQueries(d);
+    assert.ok(queries.length > 20);
+    assert.deepEqual(
+      queries.filter((q) => q.expr.includes('gnatsd_')),
+      [],
+    );
+    const keys = queries.map((q) => `${q.panel}/${q.refId}`);
+    assert.equal(new Set(keys).size, keys.length);
+  });
+
+  it('resolves its variables in order with label_values', () => {
+    assert.deepEqual(
+      queryVariables(d).map((v) => [v.name, parseLabelValues(v.query)]),
+      [
+        ['pipeline', { selector: 'dwk_pipeline_info', label: 'pipeline' }],
+        ['streams', { selector: 'dwk_pipeline_info{pipeline="$pipeline"}', label: 'stream_prefix' }],
+      ],
+    );
+  });
+
+  it('substitutes $name and ${name} the way Grafana does, leaving unknown ones alone', () => {
+    assert.equal(
+      substitute('a{p="$pipeline",s=~"${streams}_X"}[$__rate_interval] $other', {
+        pipeline: 'demo',
+        streams: 'DWK_DEMO',
+        __rate_interval: '1m',
+      }),
+      'a{p="demo",s=~"DWK_DEMO_X"}[1m] $other',
+    );
+  });
+});
