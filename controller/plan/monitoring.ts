@@ -52,6 +52,32 @@ const selectsNamespace = (p: ObservedPrometheus, namespace: string, nsLabels: Re
 
 const id = (p: ObservedPrometheus) => `${p.namespace}/${p.name}`;
 
+/** The exporter port of the official NATS Helm chart (prometheus-nats-exporter, `-prefix=nats`). */
+export const NATS_EXPORTER_PORT_NAME = 'prom-metrics';
+
+/**
+ * The Kubernetes Service behind `spec.nats.url`: `nats`, `nats.ns`, `nats.ns.svc[.cluster.local]`
+ * (the first URL of a list). Undefined for an IP or a host outside the cluster: nothing to select.
+ */
+export function natsServiceOf(
+  url: string,
+  pipelineNamespace: string,
+): { name: string; namespace: string } | undefined {
+  const first = url.split(',')[0]?.trim() ?? '';
+  let host: string;
+  try {
+    host = new URL(first.includes('://') ? first : `nats://${first}`).hostname;
+  } catch {
+    return undefined;
+  }
+  if (host === '' || /^[\d.]+$/.test(host) || host.includes(':') || host.startsWith('[')) return undefined;
+  const [name, namespace, svc] = host.split('.');
+  if (!name) return undefined;
+  if (namespace === undefined) return { name, namespace: pipelineNamespace };
+  if (svc === undefined || svc === 'svc') return { name, namespace };
+  return undefined;
+}
+
 export function planMonitoring(
   p: PipelineRef,
   spec: PipelineSpec,
@@ -109,6 +135,23 @@ export function planMonitoring(
       endpoints: [{ port: METRICS_PORT_NAME, path: '/metrics', interval: '15s' }],
     },
   };
+  const monitors = [monitor];
+  const nats = natsServiceOf(spec.nats.url, p.namespace);
+  if (nats) {
+    // The NATS chart labels its Services name=nats, instance=<release>; the Service is named after
+    // the release by default. Lives beside the Pipeline (owner references stay in one namespace).
+    monitors.push({
+      ...monitor,
+      metadata: { ...monitor.metadata, name: `${p.name}-nats` },
+      spec: {
+        selector: {
+          matchLabels: { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/instance': nats.name },
+        },
+        namespaceSelector: { matchNames: [nats.namespace] },
+        endpoints: [{ port: NATS_EXPORTER_PORT_NAME, path: '/metrics', interval: '15s' }],
+      },
+    });
+  }
   const selecting = candidates.filter(
     (x) =>
       x.serviceMonitorSelector !== null &&
@@ -120,7 +163,7 @@ export function planMonitoring(
     condition = {
       status: 'True',
       reason: 'Selected',
-      message: `ServiceMonitor ${monitor.metadata.name} is selected by Prometheus ${selecting.map(id).join(', ')}`,
+      message: `ServiceMonitors ${monitors.map((m) => m.metadata.name).join(', ')} are selected by Prometheus ${selecting.map(id).join(', ')}`,
     };
   } else if (candidates.length === 0) {
     condition = {
@@ -146,5 +189,5 @@ export function planMonitoring(
       message: `no Prometheus selects ServiceMonitor ${monitor.metadata.name}: ${why}`,
     };
   }
-  return { serviceMonitors: [monitor], condition };
+  return { serviceMonitors: monitors, condition };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { resolveSpec } from '../../api/v1alpha1/validate.ts';
-import type { ServiceMonitor, ObservedMonitoring } from './monitoring.ts';
+import { natsServiceOf, type ServiceMonitor, type ObservedMonitoring } from './monitoring.ts';
 import { plan, type PlanInput } from './index.ts';
 
 const ref = { name: 'demo', namespace: 'team', uid: 'uid-1' };
@@ -214,5 +214,52 @@ describe('ServiceMonitor labels', () => {
     const c = plan(withProm([prom(null)])).status.conditions?.find((x) => x.type === 'MonitoringReady');
     assert.equal(c?.reason, 'NotSelected');
     assert.match(c?.message ?? '', /serviceMonitorSelector is unset/);
+  });
+
+  it('adds a NATS ServiceMonitor on the chart exporter port, in the namespace of spec.nats.url, same labels', () => {
+    const p = plan(
+      input({
+        specIn: { nats: { url: 'nats://nats.messaging.svc.cluster.local:4222' } },
+        observed: {
+          monitoring: {
+            crdInstalled: true,
+            prometheuses: [prom({ release: 'kube-prometheus-stack-1714644114' })],
+            namespaceLabels: {},
+          },
+        },
+      }),
+    );
+    const [workloads, nats] = monitors(p);
+    assert.equal(nats?.metadata.name, 'demo-nats');
+    assert.equal(nats?.metadata.namespace, 'team');
+    assert.deepEqual(nats?.metadata.labels, workloads?.metadata.labels);
+    assert.deepEqual(nats?.spec, {
+      selector: { matchLabels: { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/instance': 'nats' } },
+      namespaceSelector: { matchNames: ['messaging'] },
+      endpoints: [{ port: 'prom-metrics', path: '/metrics', interval: '15s' }],
+    });
+    const c = p.status.conditions?.find((x) => x.type === 'MonitoringReady');
+    assert.match(c?.message ?? '', /demo-workloads, demo-nats are selected/);
+  });
+
+  it('finds the NATS Service from the URL forms people write, and none for an IP or outside host', () => {
+    assert.deepEqual(natsServiceOf('nats://nats:4222', 'team'), { name: 'nats', namespace: 'team' });
+    assert.deepEqual(natsServiceOf('nats://my-nats.msg:4222', 'team'), { name: 'my-nats', namespace: 'msg' });
+    assert.deepEqual(natsServiceOf('tls://n.msg.svc:4222,nats://other:4222', 't'), {
+      name: 'n',
+      namespace: 'msg',
+    });
+    assert.equal(natsServiceOf('nats://10.0.0.7:4222', 'team'), undefined);
+    assert.equal(natsServiceOf('nats://connect.ngs.global', 'team'), undefined);
+    const p = plan(
+      input({
+        specIn: { nats: { url: 'nats://10.0.0.7:4222' } },
+        observed: { monitoring: { crdInstalled: true, prometheuses: [], namespaceLabels: {} } },
+      }),
+    );
+    assert.deepEqual(
+      monitors(p).map((m) => m.metadata.name),
+      ['demo-workloads'],
+    );
   });
 });
