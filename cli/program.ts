@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT } from '../lib/errors.ts';
 import { controllerCommand } from './commands/controller.ts';
+import { dashboardCommand } from './commands/dashboard.ts';
 import { downCommand } from './commands/down.ts';
 import { manifestsCommand } from './commands/manifests.ts';
 import { scaleCommand } from './commands/scale.ts';
@@ -49,6 +50,7 @@ export function buildProgram(ctx: CliContext): Command {
     downCommand(ctx),
     controllerCommand(ctx),
     manifestsCommand(ctx),
+    dashboardCommand(ctx),
   ];
   for (const cmd of commands) {
     program.addCommand(cmd.copyInheritedSettings(program));
