@@ -34,6 +34,8 @@ export interface FetcherConfig extends CommonConfig {
   role: 'fetcher';
   chunkSize: number;
   maxInFlight: number;
+  /** Backlog (chunks not yet given to a mapper) above which the fetcher pauses. */
+  maxPending: number;
   source: SourceConfig;
   /** Seconds without renewal after which a standby takes the leader lease. */
   leaseSeconds: number;
@@ -180,6 +182,7 @@ export function readConfig(env: Env): WorkloadConfig {
         role,
         chunkSize: r.int(ENV.chunkSize, 1, 10_000, 100),
         maxInFlight: r.int(ENV.fetcherMaxInFlight, 1, 10_000, 64),
+        maxPending: r.int(ENV.fetcherMaxPending, 1, 10_000_000, 10_000),
         source,
         leaseSeconds: r.int('DWK_LEASE_SECONDS', 2, 600, 10),
       };

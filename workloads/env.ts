@@ -23,6 +23,7 @@ export const ENV = {
   sourceSeed: 'DWK_SOURCE_SEED',
   sourceUrl: 'DWK_SOURCE_URL',
   fetcherMaxInFlight: 'DWK_FETCHER_MAX_IN_FLIGHT',
+  fetcherMaxPending: 'DWK_FETCHER_MAX_PENDING',
   mapperConcurrency: 'DWK_MAPPER_CONCURRENCY',
   mapperTransform: 'DWK_MAPPER_TRANSFORM',
   workWaitMinMs: 'DWK_WORK_WAIT_MIN_MS',
@@ -59,6 +60,7 @@ export function workloadEnv(
     case 'fetcher':
       env[ENV.chunkSize] = String(spec.chunkSize);
       env[ENV.fetcherMaxInFlight] = String(spec.fetcher.maxInFlight);
+      env[ENV.fetcherMaxPending] = String(spec.fetcher.maxPending);
       if (spec.source.url !== undefined) {
         env[ENV.sourceUrl] = spec.source.url;
       } else {

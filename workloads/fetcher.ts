@@ -17,6 +17,32 @@ import type { RoleContext } from './role.ts';
 import { chunksFrom } from './source/index.ts';
 
 const PROGRESS_EVERY_MS = 250;
+const BACKLOG_CHECK_EVERY = 100;
+
+/** Chunks stored but not yet given to a mapper (all of them while no mapper consumer exists). */
+async function backlog(ctx: RoleContext, t: Topology): Promise<number> {
+  try {
+    return (await ctx.jsm.consumers.info(t.streams.chunks, t.consumers.mapper)).num_pending;
+  } catch (err) {
+    if ((err as { name?: string }).name !== 'ConsumerNotFoundError') throw err;
+    return (await ctx.jsm.streams.info(t.streams.chunks)).state.messages;
+  }
+}
+
+async function waitForBacklog(
+  ctx: RoleContext,
+  t: Topology,
+  maxPending: number,
+  halt: AbortSignal,
+): Promise<void> {
+  let paused = false;
+  while (!halt.aborted && (await backlog(ctx, t)) > maxPending) {
+    if (!paused) ctx.log.info({ maxPending }, 'Backlog is full; pausing until the mappers catch up');
+    paused = true;
+    await sleep(200, undefined, { signal: halt }).catch(() => undefined);
+  }
+  if (paused) ctx.log.info('Backlog drained; publishing again');
+}
 
 /** Indices in [from, to] that the stream does not hold yet. */
 async function missingChunks(ctx: RoleContext, t: Topology, from: number, to: number): Promise<Set<number>> {
@@ -98,6 +124,8 @@ export async function runFetcher(config: FetcherConfig, ctx: RoleContext): Promi
   log.info({ start, lastStored: last, alreadyStored }, saved ? 'Resuming the source' : 'Starting the source');
 
   let contiguous = start; // every chunk below this is stored
+  let sinceCheck = 0;
+  let lastCheck = 0;
   let lastSaved = Date.now();
   const acked = new Set<number>();
   const window: Array<Promise<void>> = [];
@@ -140,11 +168,21 @@ export async function runFetcher(config: FetcherConfig, ctx: RoleContext): Promi
         if (!halt.aborted) throw err;
       }),
     );
-    // Backpressure: never more than maxInFlight chunks unacknowledged by the stream.
+    // Backpressure: never more than maxInFlight chunks unacknowledged by the stream,
     if (window.length >= config.maxInFlight) await window.shift();
     if (Date.now() - lastSaved >= PROGRESS_EVERY_MS) {
       lastSaved = Date.now();
       await writeProgress(false);
+    }
+    // And a bounded backlog: wait while the mappers have more than maxPending chunks to go.
+    if (++sinceCheck >= BACKLOG_CHECK_EVERY || Date.now() - lastCheck >= PROGRESS_EVERY_MS) {
+      sinceCheck = 0;
+      lastCheck = Date.now();
+      if ((await backlog(ctx, t)) > config.maxPending) {
+        await Promise.all(window.splice(0)); // settle what is in flight, so progress is exact while paused
+        await writeProgress(false);
+        await waitForBacklog(ctx, t, config.maxPending, halt);
+      }
     }
   }
   await Promise.all(window);

@@ -138,6 +138,12 @@ export const FetcherSchema = Type.Object(
       default: 64,
       description: 'Chunks published but not yet acknowledged by the stream (backpressure).',
     }),
+    maxPending: Type.Integer({
+      minimum: 1,
+      maximum: 10_000_000,
+      default: 10_000,
+      description: 'Chunks waiting for a mapper above which the fetcher pauses (the backlog bound).',
+    }),
     resources: Type.Optional(ResourcesSchema),
   },
   { additionalProperties: false, default: {} },

@@ -130,4 +130,31 @@ describe('the fetcher', { timeout: 180_000 }, () => {
       await w.stopAll();
     }
   });
+
+  it('pauses while the backlog is over maxPending and resumes when mappers catch up', async () => {
+    const objects = 20_000;
+    const sink = join(dir, 'backlog.jsonl');
+    const s = spec({
+      source: { generate: { objects } },
+      chunkSize: 10,
+      fetcher: { maxInFlight: 8, maxPending: 50 },
+      saver: { sink: { path: sink } },
+    });
+    const w = workloadSet('backlog', s, nats.url, dir);
+    try {
+      w.start('fetcher', 'fetcher-0');
+      await waitFor('the fetcher to pause', () => (w.logs().includes('Backlog is full') ? true : undefined));
+      await sleep(1500);
+      const paused = (await published('backlog'))?.published ?? 0;
+      // Bounded by maxPending plus one check interval (100 chunks) and the in-flight window.
+      assert.ok(paused > 0 && paused <= 50 + 100 + 8, `published ${paused} of 2000 chunks with no mapper`);
+      assert.equal((await published('backlog'))?.published, paused, 'still publishing while paused');
+      w.start('mapper', 'mapper-0', { DWK_MAPPER_CONCURRENCY: '8' });
+      w.start('saver', 'saver-0');
+      await waitFor('every object saved', () => (idCounts(sink).size === objects ? true : undefined), 90_000);
+    } finally {
+      await w.stopAll();
+    }
+    assert.equal(exactlyOnce(idCounts(sink), objects), '');
+  });
 });
