@@ -9,6 +9,7 @@ export interface UpOptions {
   dataDir?: string;
   exitWhenDone?: boolean;
   fresh?: boolean;
+  prometheus?: boolean;
 }
 
 export function upCommand(ctx: CliContext): Command {
@@ -25,6 +26,7 @@ export function upCommand(ctx: CliContext): Command {
     .option('--data-dir <dir>', 'state, logs and sink of the run (default: .dwk/<pipeline>)')
     .option('--exit-when-done', 'stop everything and exit 0 once every chunk is saved or dead-lettered')
     .option('--fresh', 'delete the data of an earlier run of this pipeline first')
+    .option('--prometheus', 'also run Prometheus and the NATS exporter on loopback; prints its URL')
     .addHelpText(
       'after',
       examples(

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, UserError } from '../../lib/errors.ts';
 import { cacheDir, freePort } from '../../lib/nats/server.ts';
+import type { SpawnFn, SpawnRequest } from './supervisor.ts';
 
 /** Pinned in scripts/install-deps.sh too. */
 export const NATS_EXPORTER_VERSION = 'v0.12.0';
@@ -142,14 +143,20 @@ export async function startLocalPrometheus(o: LocalPrometheusOptions): Promise<L
   const exporterPort = await freePort();
   const port = await freePort();
   const children: ChildProcess[] = [];
-  const setTargets = async (targets: ScrapeTarget[]) => {
+  // Writes are chained: two at once would race on the temp file.
+  let writing: Promise<void> = Promise.resolve();
+  const setTargets = (targets: ScrapeTarget[]): Promise<void> => {
     const groups = targets.map((t) => ({
       targets: [`127.0.0.1:${t.port}`],
       labels: { instance: t.instance },
     }));
-    const tmp = `${targetsFile}.tmp`;
-    await writeFile(tmp, JSON.stringify(groups));
-    await rename(tmp, targetsFile);
+    const write = async () => {
+      const tmp = `${targetsFile}.tmp`;
+      await writeFile(tmp, JSON.stringify(groups));
+      await rename(tmp, targetsFile);
+    };
+    writing = writing.then(write, write);
+    return writing;
   };
   try {
     await setTargets([]);
@@ -194,5 +201,45 @@ export async function startLocalPrometheus(o: LocalPrometheusOptions): Promise<L
     stop: async () => {
       await Promise.all(children.reverse().map(stopChild));
     },
+  };
+}
+
+/**
+ * Keeps Prometheus's workload targets in step with the supervisor: wraps its spawn function and
+ * port allocator. The spawner asks for the port synchronously inside spawn(), which is how the
+ * port is matched to the instance it was asked for.
+ */
+export function trackTargets(
+  prom: Pick<LocalPrometheus, 'setTargets'>,
+  allocate: () => Promise<number>,
+  onError: (err: Error) => void,
+) {
+  const targets = new Map<string, ScrapeTarget>();
+  let asking: SpawnRequest | undefined;
+  const publish = () => void prom.setTargets([...targets.values()]).catch(onError);
+  return {
+    allocatePort: async (): Promise<number> => {
+      const req = asking;
+      const port = await allocate();
+      if (req) {
+        targets.set(req.instance, { instance: req.instance, component: req.component, port });
+        publish();
+      }
+      return port;
+    },
+    wrap:
+      (spawn: SpawnFn): SpawnFn =>
+      (req, onExit) => {
+        asking = req;
+        try {
+          return spawn(req, (exit) => {
+            targets.delete(req.instance);
+            publish();
+            onExit(exit);
+          });
+        } finally {
+          asking = undefined;
+        }
+      },
   };
 }

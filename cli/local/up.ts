@@ -32,9 +32,10 @@ import { componentEnv, localPaths, type LocalPaths } from './prepare.ts';
 import { workloadSpawner } from './processes.ts';
 import { inkReporter, plainReporter, type Reporter } from './reporter.ts';
 import { describeEvent } from './events.ts';
-import { Supervisor } from './supervisor.ts';
+import { Supervisor, type SpawnFn } from './supervisor.ts';
 import { localRoot, register, removeRunState, runningState, writeRunState } from './state.ts';
 import { externalNats, managedNats } from './nats.ts';
+import { findNatsExporter, findPrometheus, startLocalPrometheus, trackTargets } from './prometheus.ts';
 
 const POLL_MS = 1000;
 
@@ -93,6 +94,10 @@ export async function upLocal(opts: UpOptions, ctx: CliContext, out: Output): Pr
     env: ctx.config.env,
   };
   for (const c of componentsOf(pipeline.spec)) componentEnv(pipeline, c, check);
+  if (opts.prometheus) {
+    findPrometheus(ctx.config.env);
+    findNatsExporter(ctx.config.env);
+  }
 
   if (opts.fresh) await startFresh(opts, pipeline, paths, out);
   await mkdir(paths.logDir, { recursive: true });
@@ -163,28 +168,53 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
     const reader = await progressReader(nc, name, knownTotalChunks(pipeline.spec));
     const monitor = new ProgressMonitor(() => reader.read(), systemClock);
 
+    let tracked: ReturnType<typeof trackTargets> | undefined;
+    if (opts.prometheus) {
+      if (nats.monitorUrl === undefined) {
+        throw new UserError('--prometheus needs the nats-server that dwk starts (its monitoring port)', {
+          hint: 'leave out --nats-url, or run prometheus-nats-exporter against your server yourself',
+        });
+      }
+      const prom = await startLocalPrometheus({
+        dir: join(paths.dataDir, 'prometheus'),
+        natsMonitorUrl: nats.monitorUrl,
+        env: ctx.config.env,
+      });
+      cleanups.push(['prometheus', () => prom.stop()]);
+      kill.pids = () => prom.pids();
+      tracked = trackTargets(prom, freePort, (err) => say(`prometheus targets: ${err.message}`, true));
+      out.print(`Prometheus: ${prom.url} (scraping the workloads and prometheus-nats-exporter)`);
+    }
     reporter = out.interactive ? await inkReporter(out) : plainReporter(out, systemClock);
     const report = reporter;
     const url = natsUrl;
+    const wrap = tracked?.wrap ?? ((s: SpawnFn) => s);
     supervisor = new Supervisor({
       clock: systemClock,
-      spawn: workloadSpawner({
-        nodePath: ctx.config.nodePath,
-        entry: ctx.config.workloadEntry,
-        baseEnv: ctx.config.childEnv,
-        envOf: (c) => componentEnv(pipeline, c, { natsUrl: url, paths, cwd: ctx.cwd, env: ctx.config.env }),
-        logDir: paths.logDir,
-        logLevel: out.verbose ? 'debug' : 'info',
-        cwd: ctx.cwd,
-        allocatePort: freePort,
-      }),
+      spawn: wrap(
+        workloadSpawner({
+          nodePath: ctx.config.nodePath,
+          entry: ctx.config.workloadEntry,
+          baseEnv: ctx.config.childEnv,
+          envOf: (c) => componentEnv(pipeline, c, { natsUrl: url, paths, cwd: ctx.cwd, env: ctx.config.env }),
+          logDir: paths.logDir,
+          logLevel: out.verbose ? 'debug' : 'info',
+          cwd: ctx.cwd,
+          allocatePort: tracked?.allocatePort ?? freePort,
+        }),
+      ),
       onEvent: (e) => {
         const line = describeEvent(e, paths.logDir, out.verbose, ctx.cwd);
         if (line) report.event(line.text, line.warn);
       },
     });
     const sup = supervisor;
-    kill.pids = () => [...sup.pids(), ...[nats.pid()].filter((p): p is number => p !== undefined)];
+    const extraPids = kill.pids;
+    kill.pids = () => [
+      ...sup.pids(),
+      ...[nats.pid()].filter((p): p is number => p !== undefined),
+      ...extraPids(),
+    ];
     cleanups.push(['workloads', () => sup.stop()]);
 
     const run: RunInfo = {
