@@ -4,66 +4,23 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { execa } from 'execa';
-import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
-import { createLogger } from '../../lib/log.ts';
-import { readControllerConfig } from '../../controller/config.ts';
-import { runController } from '../../controller/run.ts';
 import type { PipelineStatus } from '../../api/v1alpha1/status.ts';
-import { eventually, testCluster } from '../testbed/support.ts';
+import { eventually } from '../testbed/support.ts';
+import {
+  apply,
+  client,
+  cluster,
+  controller,
+  deployment,
+  fixture,
+  manifest,
+  pipeline,
+  replicasOf,
+} from './support.ts';
 
-const cluster = await testCluster();
-const client = KubeClient.fromKubeconfig(cluster.kubeconfigPath);
-const CRD = fileURLToPath(new URL('../../crds/pipeline.yaml', import.meta.url));
-await cluster.kubectl(['apply', '--server-side', '--force-conflicts', '-f', CRD]);
-await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/pipelines.dwk.dev']);
-
-/** Starts a controller that watches only `namespace`; stopped after the test. */
-async function controller(t: TestContext, namespace: string) {
-  const stop = new AbortController();
-  const config = readControllerConfig({
-    KUBECONFIG: cluster.kubeconfigPath,
-    DWK_WATCH_NAMESPACE: namespace,
-    DWK_LEADER_ELECT: 'false',
-    DWK_HTTP_PORT: '0',
-    DWK_HTTP_HOST: '127.0.0.1',
-  });
-  const running = await runController(config, stop.signal, createLogger({ level: 'warn' }));
-  t.after(async () => {
-    stop.abort();
-    await running.done;
-  });
-  return running;
-}
-
-function manifest(name: string, spec: Record<string, unknown> = {}) {
-  return JSON.stringify({
-    apiVersion: 'dwk.dev/v1alpha1',
-    kind: 'Pipeline',
-    metadata: { name },
-    spec: { nats: { url: 'nats://nats.invalid:4222' }, saver: { sink: { type: 'log' } }, ...spec },
-  });
-}
-
-const apply = (ns: string, body: string) => cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: body });
-const deployment = (ns: string, name: string) =>
-  client.getOrUndefined<V1Deployment & KubeObject>({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    namespace: ns,
-    name,
-  });
-const pipeline = (ns: string, name: string) =>
-  client.get<KubeObject & { spec?: unknown; status?: PipelineStatus }>({
-    apiVersion: 'dwk.dev/v1alpha1',
-    kind: 'Pipeline',
-    namespace: ns,
-    name,
-  });
-const replicasOf = async (ns: string, name: string) => (await deployment(ns, name))?.spec?.replicas;
 const condition = (p: { status?: PipelineStatus }, type: string) =>
   p.status?.conditions?.find((c) => c.type === type);
 
@@ -150,16 +107,16 @@ describe('the controller', { timeout: 120_000 }, () => {
     assert.equal(scale.spec.replicas, 7);
     assert.equal(scale.status.selector, 'app.kubernetes.io/name=mapper,app.kubernetes.io/instance=s');
 
-    await cluster.kubectl([
-      'patch',
-      '-n',
-      ns,
-      'pipeline/s',
-      '--type=merge',
-      '-p',
-      '{"spec":{"mapper":{"replicas":2}}}',
-    ]);
-    await eventually('2 mappers after a patch', async () => (await replicasOf(ns, 's-mapper')) === 2);
+    // dwk scale changes the spec (never the Deployment) and waits for the controller's work.
+    const dwk = await execa(
+      fixture('../../bin/dwk'),
+      ['scale', 'mapper', '2', '--wait', '--kubeconfig', cluster.kubeconfigPath, '-n', ns],
+      { reject: false },
+    );
+    assert.equal(dwk.exitCode, 0, dwk.stderr);
+    assert.equal(dwk.stdout, 'mapper: 7 → 2');
+    assert.equal(((await pipeline(ns, 's')).spec as { mapper: { replicas: number } }).mapper.replicas, 2);
+    assert.equal(await replicasOf(ns, 's-mapper'), 2);
 
     // kubectl edit with a scripted editor, as a person would change the file.
     const dir = mkdtempSync(join(tmpdir(), 'dwk-editor-'));

@@ -2,26 +2,18 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { V1Deployment } from '@kubernetes/client-node';
-import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
-import { createLogger } from '../../lib/log.ts';
+import type { KubeObject } from '../../lib/kube/client.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { ensurePipeline } from '../../lib/nats/setup.ts';
 import { startNatsServer } from '../../lib/nats/server.ts';
-import { readControllerConfig } from '../../controller/config.ts';
 import { controllerManifests, CONTROLLER_NAME } from '../../controller/manifests.ts';
-import { runController } from '../../controller/run.ts';
-import type { PipelineStatus } from '../../api/v1alpha1/status.ts';
 import { spec, tempDir, workloadSet } from '../support/workloads.ts';
-import { eventually, testCluster } from '../testbed/support.ts';
+import { eventually } from '../testbed/support.ts';
+import { apply, client, cluster, controller, fixture, manifest, pipeline, replicasOf } from './support.ts';
 
-const cluster = await testCluster();
-const client = KubeClient.fromKubeconfig(cluster.kubeconfigPath);
-const fixture = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 await cluster.kubectl([
   'apply',
   '--server-side',
@@ -29,52 +21,9 @@ await cluster.kubectl([
   '-f',
   fixture('../../crds/pipeline.yaml'),
 ]);
-await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/pipelines.dwk.dev']);
 
-async function controller(t: TestContext, namespace: string, env: Record<string, string> = {}) {
-  const stop = new AbortController();
-  const config = readControllerConfig({
-    KUBECONFIG: cluster.kubeconfigPath,
-    DWK_WATCH_NAMESPACE: namespace,
-    DWK_LEADER_ELECT: 'false',
-    DWK_HTTP_PORT: '0',
-    DWK_HTTP_HOST: '127.0.0.1',
-    ...env,
-  });
-  const running = await runController(config, stop.signal, createLogger({ level: 'warn' }));
-  t.after(async () => {
-    stop.abort();
-    await running.done;
-  });
-  return running;
-}
-
-const manifest = (name: string, spec: Record<string, unknown> = {}) =>
-  JSON.stringify({
-    apiVersion: 'dwk.dev/v1alpha1',
-    kind: 'Pipeline',
-    metadata: { name },
-    spec: { nats: { url: 'nats://nats.invalid:4222' }, saver: { sink: { type: 'log' } }, ...spec },
-  });
-const apply = (ns: string, body: string) => cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: body });
-const pipeline = (ns: string, name: string) =>
-  client.get<KubeObject & { status?: PipelineStatus }>({
-    apiVersion: 'dwk.dev/v1alpha1',
-    kind: 'Pipeline',
-    namespace: ns,
-    name,
-  });
 const monitoringCondition = async (ns: string, name: string) =>
   (await pipeline(ns, name)).status?.conditions?.find((c) => c.type === 'MonitoringReady');
-const replicasOf = async (ns: string, name: string) =>
-  (
-    await client.getOrUndefined<V1Deployment & KubeObject>({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      namespace: ns,
-      name,
-    })
-  )?.spec?.replicas;
 
 // Order matters: the monitoring CRDs are cluster-wide, so "absent" runs before they are installed.
 describe('ServiceMonitors', { timeout: 120_000 }, () => {
