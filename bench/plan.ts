@@ -1,12 +1,11 @@
 /** What a bench run measures: the full run behind docs/benchmarks.md, or the quick smoke run. */
 
+/** Ceiling and zero-work rows run `repeat` times each and show the fastest run, with the range. */
 export interface Plan {
   chunkSize: number;
-  /** Runs of each ceiling and zero-work row; the row shows the median run and the range. */
-  repeat: number;
-  ceiling: { objects: number; consumers: Array<{ mode: 'consume' | 'next'; slots: number }> };
+  ceiling: { objects: number; repeat: number; consumers: Array<{ mode: 'consume' | 'next'; slots: number }> };
   /** The last row raises the concurrency instead of the mappers: if round trips bound the path, it helps. */
-  zeroWork: { objects: number; rows: Array<{ mappers: number; concurrency: number }> };
+  zeroWork: { objects: number; repeat: number; rows: Array<{ mappers: number; concurrency: number }> };
   /**
    * Each mapper slot gets `waves` chunks, so the ideal run takes waves × waitMs and no slot sits
    * out the last wave: objects = mappers × concurrency × waves × chunkSize.
@@ -18,10 +17,10 @@ export function benchPlan(quick: boolean): Plan {
   if (quick) {
     return {
       chunkSize: 100,
-      repeat: 1,
-      ceiling: { objects: 2000, consumers: [{ mode: 'consume', slots: 1 }] },
+      ceiling: { objects: 2000, repeat: 1, consumers: [{ mode: 'consume', slots: 1 }] },
       zeroWork: {
         objects: 2000,
+        repeat: 1,
         rows: [
           { mappers: 1, concurrency: 4 },
           { mappers: 2, concurrency: 4 },
@@ -32,9 +31,9 @@ export function benchPlan(quick: boolean): Plan {
   }
   return {
     chunkSize: 100,
-    repeat: 3,
     ceiling: {
       objects: 100_000,
+      repeat: 5,
       consumers: [
         { mode: 'consume', slots: 1 },
         { mode: 'next', slots: 4 },
@@ -42,6 +41,7 @@ export function benchPlan(quick: boolean): Plan {
     },
     zeroWork: {
       objects: 100_000,
+      repeat: 3,
       rows: [
         { mappers: 1, concurrency: 4 },
         { mappers: 2, concurrency: 4 },

@@ -25,7 +25,7 @@ export interface BenchResults {
   withWait: Array<Row & { mappers: number; concurrency: number }>;
 }
 
-/** A table row: the run it shows (the median of its repeats) and the objects/s of every repeat. */
+/** A table row: the run it shows (the fastest of its repeats) and the objects/s of every repeat. */
 export interface Row {
   figures: RunFigures;
   runs: number[];
@@ -161,8 +161,8 @@ export function renderResults(r: BenchResults): string {
   return [
     `Run started ${r.startedAt}, took ${Math.round(r.durationSeconds)} s. Machine: ${m.cores} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}; Node ${m.node}; nats-server ${m.natsServer}; 1-minute load average ${m.loadAtStart.toFixed(2)} at the start, ${m.loadAtEnd.toFixed(2)} at the end (the bench's own processes count too).`,
     '',
-    r.plan.repeat > 1
-      ? `Ceiling and zero-work rows ran ${r.plan.repeat} times each: objects/s is the median run, with the range of all runs in parentheses; the other columns are the median run's.`
+    r.plan.ceiling.repeat > 1 || r.plan.zeroWork.repeat > 1
+      ? `Ceiling rows ran ${r.plan.ceiling.repeat} times, zero-work rows ${r.plan.zeroWork.repeat} times; a row shows its fastest run (load from other processes can only slow a run down), with the range of all its runs in parentheses.`
       : 'Each row ran once.',
     '',
     `### Ceiling: chunks published and consumed, no processing`,
