@@ -162,7 +162,7 @@ export function renderResults(r: BenchResults): string {
     `Run started ${r.startedAt}, took ${Math.round(r.durationSeconds)} s. Machine: ${m.cores} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}; Node ${m.node}; nats-server ${m.natsServer}; 1-minute load average ${m.loadAtStart.toFixed(2)} at the start, ${m.loadAtEnd.toFixed(2)} at the end (the bench's own processes count too).`,
     '',
     r.plan.ceiling.repeat > 1 || r.plan.zeroWork.repeat > 1
-      ? `Ceiling rows ran ${r.plan.ceiling.repeat} times, zero-work rows ${r.plan.zeroWork.repeat} times; a row shows its fastest run (load from other processes can only slow a run down), with the range of all its runs in parentheses.`
+      ? `Ceiling rows ran ${r.plan.ceiling.repeat} times, zero-work rows ${r.plan.zeroWork.repeat} times, in rounds over the rows; a row shows its fastest run (load from other processes can only slow a run down), with the range of all its runs in parentheses.`
       : 'Each row ran once.',
     '',
     `### Ceiling: chunks published and consumed, no processing`,

@@ -36,26 +36,30 @@ const brief = (f: RunFigures) =>
   `${Math.round(f.objectsPerSecond)} objects/s in ${f.elapsedSeconds.toFixed(2)} s (CPUs busy: run ${f.runBusyCores.toFixed(2)}, machine ${f.machineBusyCores.toFixed(2)})`;
 
 /**
- * Runs a row `times` times, each on a fresh pipeline and server, and keeps the fastest run: other
- * load on the machine can only slow a run down, never speed it up.
+ * Runs every row `times` times, round-robin so that a spell of load from other processes hits all
+ * rows alike, each run on a fresh pipeline and server. A row keeps its fastest run: other load
+ * can only slow a run down, never speed it up.
  */
-async function repeated(
+async function rounds(
   times: number,
-  name: string,
-  run: (name: string) => Promise<RunFigures>,
-): Promise<{ figures: RunFigures; runs: number[] }> {
-  const all: RunFigures[] = [];
+  rows: Array<{ name: string; run: (name: string) => Promise<RunFigures> }>,
+): Promise<Array<{ figures: RunFigures; runs: number[] }>> {
+  const all = rows.map(() => [] as RunFigures[]);
   for (let i = 1; i <= times; i++) {
-    const figures = await run(`${name}-${i}`);
-    say(`${name} #${i}: ${brief(figures)}`);
-    all.push(figures);
+    for (const [r, row] of rows.entries()) {
+      const figures = await row.run(`${row.name}-${i}`);
+      say(`${row.name} #${i}: ${brief(figures)}`);
+      all[r]?.push(figures);
+    }
   }
-  const fastest = all.reduce<RunFigures | undefined>(
-    (best, f) => (best === undefined || f.objectsPerSecond > best.objectsPerSecond ? f : best),
-    undefined,
-  );
-  if (!fastest) throw new Error(`${name}: no runs`);
-  return { figures: fastest, runs: all.map((f) => f.objectsPerSecond) };
+  return all.map((runs, r) => {
+    const fastest = runs.reduce<RunFigures | undefined>(
+      (best, f) => (best === undefined || f.objectsPerSecond > best.objectsPerSecond ? f : best),
+      undefined,
+    );
+    if (!fastest) throw new Error(`${rows[r]?.name ?? r}: no runs`);
+    return { figures: fastest, runs: runs.map((f) => f.objectsPerSecond) };
+  });
 }
 
 async function main(): Promise<void> {
@@ -74,25 +78,37 @@ async function main(): Promise<void> {
     withWait: [],
   };
   try {
-    for (const { mode, slots } of plan.ceiling.consumers) {
-      const row = await repeated(plan.ceiling.repeat, `ceiling-${mode}`, (name) =>
-        runCeiling(dir, { name, objects: plan.ceiling.objects, chunkSize: plan.chunkSize, mode, slots }),
-      );
-      results.ceiling.push({ mode, slots, ...row });
-    }
-    for (const { mappers, concurrency } of plan.zeroWork.rows) {
-      const row = await repeated(plan.zeroWork.repeat, `zero-${mappers}x${concurrency}`, (name) =>
-        runPipeline(dir, {
-          name,
-          objects: plan.zeroWork.objects,
-          chunkSize: plan.chunkSize,
-          mappers,
-          concurrency,
-          waitMs: 0,
-        }),
-      );
-      results.zeroWork.push({ mappers, concurrency, ...row });
-    }
+    const ceilings = await rounds(
+      plan.ceiling.repeat,
+      plan.ceiling.consumers.map(({ mode, slots }) => ({
+        name: `ceiling-${mode}`,
+        run: (name) =>
+          runCeiling(dir, { name, objects: plan.ceiling.objects, chunkSize: plan.chunkSize, mode, slots }),
+      })),
+    );
+    plan.ceiling.consumers.forEach(({ mode, slots }, i) => {
+      const row = ceilings[i];
+      if (row) results.ceiling.push({ mode, slots, ...row });
+    });
+    const zero = await rounds(
+      plan.zeroWork.repeat,
+      plan.zeroWork.rows.map(({ mappers, concurrency }) => ({
+        name: `zero-${mappers}x${concurrency}`,
+        run: (name) =>
+          runPipeline(dir, {
+            name,
+            objects: plan.zeroWork.objects,
+            chunkSize: plan.chunkSize,
+            mappers,
+            concurrency,
+            waitMs: 0,
+          }),
+      })),
+    );
+    plan.zeroWork.rows.forEach(({ mappers, concurrency }, i) => {
+      const row = zero[i];
+      if (row) results.zeroWork.push({ mappers, concurrency, ...row });
+    });
     for (const mappers of plan.withWait.mappers) {
       const name = `wait-${mappers}`;
       const figures = await runPipeline(dir, {
