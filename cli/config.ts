@@ -1,4 +1,6 @@
 /** The one place the CLI reads its environment; everything else gets a CliConfig. */
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface CliConfig {
@@ -12,6 +14,24 @@ export interface CliConfig {
   childEnv: Record<string, string>;
   /** The environment as read, for look-ups by name (nats-server location, urlFromEnv secrets). */
   env: Readonly<Record<string, string | undefined>>;
+  /** helm: $DWK_HELM, else the first on $PATH; undefined when there is none. */
+  helm: string | undefined;
+}
+
+/** The first executable file called `name` on `path` (a $PATH value). */
+export function findOnPath(name: string, path: string | undefined): string | undefined {
+  for (const dir of (path ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const file = join(dir, name);
+    try {
+      if (!statSync(file).isFile()) continue;
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not there, or not executable
+    }
+  }
+  return undefined;
 }
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -27,6 +47,7 @@ export function readConfig(env: NodeJS.ProcessEnv, nodePath: string): CliConfig 
     workloadEntry: env.DWK_WORKLOAD_ENTRY || DEFAULT_ENTRY,
     childEnv,
     env: { ...env },
+    helm: env.DWK_HELM || findOnPath('helm', env.PATH),
   };
 }
 

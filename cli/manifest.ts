@@ -7,6 +7,14 @@ import { parsePipeline } from '../api/v1alpha1/validate.ts';
 import { EXIT, UserError } from '../lib/errors.ts';
 
 export async function loadManifest(file: string, cwd: string): Promise<Pipeline> {
+  return (await loadManifestDocument(file, cwd)).pipeline;
+}
+
+/** The validated Pipeline and the document as written (what `dwk up` applies: no defaults added). */
+export async function loadManifestDocument(
+  file: string,
+  cwd: string,
+): Promise<{ pipeline: Pipeline; document: Record<string, unknown> }> {
   const path = resolve(cwd, file);
   let text: string;
   try {
@@ -30,6 +38,7 @@ export async function loadManifest(file: string, cwd: string): Promise<Pipeline>
       cause: problem,
     });
   }
+  const document = doc.toJS() as Record<string, unknown>;
   // Throws InvalidPipelineError, whose message lists every bad field.
-  return parsePipeline(doc.toJS(), file);
+  return { pipeline: parsePipeline(document, file), document };
 }

@@ -90,16 +90,19 @@ describe('dwk command line', () => {
     assert.match(r.err, /no local pipeline is running here; nothing to stop/);
   });
 
-  it('asks for --local while cluster mode of a command does not exist', async () => {
-    const r = await dwk('down');
-    assert.equal(r.code, EXIT.usage);
-    assert.match(r.err, /works only in local mode for now\nhint: add --local/);
+  it('down in cluster mode without a kubeconfig says so, exit 4', async () => {
+    const r = await dwk('down', '--kubeconfig', join(cwd, 'no-such-kubeconfig'));
+    assert.equal(r.code, EXIT.unavailable);
+    assert.match(r.err, /no kubeconfig at /);
   });
 
   it('scale in cluster mode without a kubeconfig says so and how to fix it', async () => {
     const r = await dwk('scale', 'mapper', '3', '--kubeconfig', join(cwd, 'no-such-kubeconfig'));
     assert.equal(r.code, EXIT.unavailable);
-    assert.match(r.err, /no kubeconfig at .*no-such-kubeconfig\nhint: point --kubeconfig or KUBECONFIG at one, or use --local/);
+    assert.match(
+      r.err,
+      /no kubeconfig at .*no-such-kubeconfig\nhint: point --kubeconfig or KUBECONFIG at one, or use --local/,
+    );
   });
 
   it('rejects a bad output format', async () => {

@@ -51,3 +51,9 @@ export function connectCluster(
   const namespace = flags.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
   return { client: new KubeClient(kc), namespace, kubeconfigPath: path };
 }
+
+/** The server's version; an unreachable cluster is an UnavailableError naming the server. */
+export async function serverVersion(cluster: Cluster): Promise<string> {
+  const v = await cluster.client.request<{ gitVersion?: string }>('GET', '/version');
+  return v.gitVersion ?? 'unknown';
+}
