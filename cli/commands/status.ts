@@ -1,14 +1,16 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { examples, outputOf, requireLocal } from './common.ts';
+import type { ClusterFlags } from '../cluster/connect.ts';
+import { examples, outputOf } from './common.ts';
 
 export function statusCommand(ctx: CliContext): Command {
   return new Command('status')
     .summary('show replicas and progress of a pipeline')
     .description(
-      'Show a running pipeline: desired and running replicas per component, chunks saved out of\n' +
-        'the total, dead letters and the lag of each stage. On a terminal it refreshes every\n' +
-        'second until q or Ctrl-C; --once, -o or a pipe print one snapshot.',
+      'Show a pipeline: desired and ready replicas and restarts per component, chunks saved out\n' +
+        'of the total, dead letters, conditions and the latest Events (cluster) or the lag of each\n' +
+        'stage (local). On a terminal it refreshes every second: q quits, ↑↓ select a component,\n' +
+        '+/- scale it, p pauses or resumes. --once, -o or a pipe print one snapshot.',
     )
     .argument('[pipeline]', 'name of the pipeline (default: the only one running)')
     .option('--local', 'a pipeline started with dwk up --local')
@@ -17,6 +19,8 @@ export function statusCommand(ctx: CliContext): Command {
     .addHelpText(
       'after',
       examples(
+        'dwk status',
+        'dwk status demo -n team --once -o json',
         'dwk status --local',
         'dwk status --local --once -o json',
         'dwk status example --local -o yaml',
@@ -31,7 +35,12 @@ export function statusCommand(ctx: CliContext): Command {
         const { parseOutputFormat, parsePipelineName } = await import('../args.ts');
         const format = opts.output === undefined ? undefined : parseOutputFormat(opts.output);
         const name = pipeline === undefined ? undefined : parsePipelineName(pipeline);
-        requireLocal(opts.local, 'status');
+        if (!opts.local) {
+          const { statusCluster } = await import('../cluster/status-command.ts');
+          const args = { pipeline: name, format, once: opts.once === true };
+          await statusCluster(args, cmd.optsWithGlobals<ClusterFlags>(), ctx, outputOf(cmd, ctx));
+          return;
+        }
         const { statusLocal } = await import('../local/commands.ts');
         await statusLocal({ pipeline: name, format, once: opts.once === true }, ctx, outputOf(cmd, ctx));
       },

@@ -47,8 +47,26 @@ export async function statusLocal(
     out.print(await renderStatus(await client.status(), args.format));
     return;
   }
-  const { liveStatus } = await import('./live-status.ts');
-  await liveStatus(client, ctx, out);
+  // The same live view as a cluster pipeline's, fed by the control API.
+  const [{ runLive }, { fromLocal }] = await Promise.all([
+    import('../cluster/live.ts'),
+    import('../views/pipeline-view.ts'),
+  ]);
+  await runLive(
+    {
+      fetch: async () => fromLocal(await client.status()),
+      actions: {
+        async scale(component, replicas) {
+          const r = await client.scale(component as Component, replicas);
+          return `${r.component}: ${r.from} → ${r.to}`;
+        },
+        pause: () =>
+          Promise.reject(new Error('pausing is for cluster pipelines; use dwk scale to 0 locally')),
+      },
+    },
+    ctx,
+    out,
+  );
 }
 
 async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {

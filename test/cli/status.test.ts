@@ -1,0 +1,144 @@
+// dwk status in a cluster: the snapshot for scripts matches the cluster, plain text without a
+// terminal, and the live view in a real terminal (tmux): + on the mapper scales it, q exits 0.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { readControllerConfig } from '../../controller/config.ts';
+import { runController } from '../../controller/run.ts';
+import type { ClusterStatus } from '../../cli/cluster/status.ts';
+import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
+import { createLogger } from '../../lib/log.ts';
+import { eventually, testCluster } from '../testbed/support.ts';
+import { DWK, dwkEnv, runDwk, tempDir, writePipeline } from './helpers.ts';
+
+const cluster = await testCluster();
+const client = KubeClient.fromKubeconfig(cluster.kubeconfigPath);
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
+/** The pane's text matches: a probe for eventually(). */
+const screen = (session: string, re: RegExp) => () =>
+  Promise.resolve(re.test(tmux('capture-pane', '-p', '-t', session)));
+
+async function controller(t: TestContext, namespace: string) {
+  const stop = new AbortController();
+  const config = readControllerConfig({
+    KUBECONFIG: cluster.kubeconfigPath,
+    DWK_WATCH_NAMESPACE: namespace,
+    DWK_LEADER_ELECT: 'false',
+    DWK_HTTP_PORT: '0',
+    DWK_HTTP_HOST: '127.0.0.1',
+  });
+  const running = await runController(config, stop.signal, createLogger({ level: 'error' }));
+  t.after(async () => {
+    stop.abort();
+    await running.done;
+  });
+}
+
+/** A Ready Pipeline `name` (mapper 2) in a fresh namespace, made by dwk up. */
+async function readyPipeline(t: TestContext, prefix: string, name: string) {
+  const ns = await cluster.newNamespace(t, prefix);
+  await controller(t, ns);
+  const dir = tempDir(prefix);
+  const env = dwkEnv(cluster, dir, { helm: false });
+  const file = writePipeline(dir, name);
+  const up = await runDwk(
+    env,
+    dir,
+    'up',
+    '-f',
+    file,
+    '-n',
+    ns,
+    '--nats-url',
+    'nats://n:4222',
+    '--controller',
+    'none',
+  );
+  assert.equal(up.code, 0, up.stderr);
+  return { ns, dir, env };
+}
+
+const mapperReplicas = async (ns: string, pipeline: string) =>
+  (
+    await client.get<KubeObject & { spec?: { replicas?: number } }>({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace: ns,
+      name: `${pipeline}-mapper`,
+    })
+  ).spec?.replicas;
+
+describe('dwk status in a cluster', { timeout: 180_000 }, () => {
+  test('--once -o json matches the cluster; yaml and plain text without a terminal', async (t) => {
+    const { ns, dir, env } = await readyPipeline(t, 'cli-status', 'st');
+    const json = await runDwk(env, dir, 'status', '-n', ns, '--once', '-o', 'json');
+    assert.equal(json.code, 0, json.stderr);
+    const s = JSON.parse(json.stdout) as ClusterStatus;
+    assert.equal(s.pipeline, 'st');
+    assert.equal(s.namespace, ns);
+    assert.equal(s.mode, 'cluster');
+    assert.equal(s.natsUrl, 'nats://n:4222');
+    assert.deepEqual(s.components.mapper, { desired: 2, replicas: 2, ready: 2, updated: 2, restarts: 0 });
+    assert.equal(s.components.fetcher?.desired, 1);
+    assert.equal(s.conditions.find((c) => c.type === 'Ready')?.status, 'True');
+    assert.equal(s.observedGeneration, s.generation);
+    assert.equal(await mapperReplicas(ns, 'st'), s.components.mapper?.desired);
+
+    const yaml = await runDwk(env, dir, 'status', 'st', '-n', ns, '-o', 'yaml');
+    assert.equal(yaml.code, 0, yaml.stderr);
+    assert.match(yaml.stdout, /^pipeline: st\n/);
+    const text = await runDwk(env, dir, 'status', '-n', ns);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /Pipeline: {2}st \(namespace \S+, ready, generation 1, observed 1\)/);
+    assert.match(text.stdout, /mapper\s+2\s+2\s+2\s+0/);
+    assert.match(text.stdout, /Ready\s+True\s+AllReplicasReady/);
+
+    const none = await runDwk(env, dir, 'status', 'nope', '-n', ns, '--once');
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no Pipeline "nope" in namespace/);
+  });
+
+  test(
+    'the live view in a real terminal: select the mapper, + scales it, q exits 0',
+    { skip: hasTmux ? false : 'tmux is not installed' },
+    async (t) => {
+      const { ns, dir, env } = await readyPipeline(t, 'cli-live', 'live');
+      const session = `dwk-status-${process.pid}`;
+      const exitFile = join(dir, 'exit-code');
+      const vars = Object.entries(env)
+        .map(([k, v]) => `${k}='${v}'`)
+        .join(' ');
+      tmux(
+        'new-session',
+        '-d',
+        '-s',
+        session,
+        '-x',
+        '100',
+        '-y',
+        '30',
+        `env -i ${vars} '${DWK}' status -n ${ns}; echo $? > '${exitFile}'; sleep 30`,
+      );
+      try {
+        await eventually('the live view', screen(session, /› fetcher/), { timeoutMs: 30_000 });
+        tmux('send-keys', '-t', session, 'Down');
+        await eventually('the mapper selected', screen(session, /› mapper\s+2\s+2/));
+        tmux('send-keys', '-t', session, '+');
+        await eventually('the mapper Deployment at 3', async () => (await mapperReplicas(ns, 'live')) === 3);
+        await eventually('the view showing 3 ready', screen(session, /› mapper\s+3\s+3/), {
+          timeoutMs: 30_000,
+        });
+        tmux('send-keys', '-t', session, 'q');
+        const code = await eventually('dwk to exit', () =>
+          Promise.resolve(existsSync(exitFile) && readFileSync(exitFile, 'utf8').trim()),
+        );
+        assert.equal(code, '0');
+      } finally {
+        tmux('kill-session', '-t', session);
+      }
+    },
+  );
+});
