@@ -22,4 +22,9 @@ const ctx: CliContext = {
   },
 };
 
+// A closed pipe (dwk completion bash | head) ends the output, not dwk with a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+});
+
 process.exitCode = await run(process.argv.slice(2), ctx);
