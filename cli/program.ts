@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { EXIT } from '../lib/errors.ts';
 import { controllerCommand } from './commands/controller.ts';
 import { dashboardCommand } from './commands/dashboard.ts';
+import { doctorCommand } from './commands/doctor.ts';
 import { downCommand } from './commands/down.ts';
+import { completionCommand } from './commands/completion.ts';
 import { manifestsCommand } from './commands/manifests.ts';
 import { scaleCommand } from './commands/scale.ts';
 import { statusCommand } from './commands/status.ts';
@@ -35,7 +37,10 @@ export function buildProgram(ctx: CliContext): Command {
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  $ dwk up --local                      # the bundled example: 100,000 objects\n' +
+        '  $ dwk up                               # NATS, CRD, controller and the example, in your cluster\n' +
+        '  $ dwk status                           # live: q quits, ↑↓ select, +/- scale, p pause\n' +
+        '  $ dwk doctor                           # what is missing, and how to fix it\n' +
+        '  $ dwk up --local                       # the bundled example on this machine\n' +
         '  $ dwk scale mapper 8 --local\n' +
         '  $ dwk status --local --once -o json\n' +
         '  $ dwk down --local\n' +
@@ -48,6 +53,8 @@ export function buildProgram(ctx: CliContext): Command {
     scaleCommand(ctx),
     statusCommand(ctx),
     downCommand(ctx),
+    doctorCommand(ctx),
+    completionCommand(ctx),
     controllerCommand(ctx),
     manifestsCommand(ctx),
     dashboardCommand(ctx),
