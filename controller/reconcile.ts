@@ -31,8 +31,12 @@ export interface PipelineObject extends KubeObject {
 }
 
 export interface NatsSide {
-  /** Progress from NATS, or undefined when NATS cannot be reached from here. */
-  progress(pipeline: string, spec: PipelineSpec): Promise<Progress | undefined>;
+  /**
+   * The last progress read from NATS (undefined until one succeeds); never waits. A refresh runs
+   * in the background and re-queues `key` when the figures change.
+   */
+  progress(key: string, pipeline: string, spec: PipelineSpec): Progress | undefined;
+  forget(key: string): void;
   /** Deletes the pipeline's streams and buckets (deletePolicy: delete). */
   purge(pipeline: string, spec: PipelineSpec): Promise<string[]>;
 }
@@ -243,7 +247,10 @@ export class Reconciler {
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
     const p = this.d.pipelines.get(key);
-    if (!p) return {}; // deleted: owner references let the garbage collector remove the rest
+    if (!p) {
+      this.d.nats.forget(key);
+      return {}; // deleted: owner references let the garbage collector remove the rest
+    }
     const ref = {
       name: p.metadata?.name ?? '',
       namespace: p.metadata?.namespace ?? '',
@@ -274,8 +281,6 @@ export class Reconciler {
       const d = this.d.deployments.get(`${ref.namespace}/${objectName(ref.name, c)}`);
       if (d) deployments[c] = d;
     }
-    // NATS may be slow or unreachable from here: read progress alongside, never before, applying.
-    const progressRead = this.d.nats.progress(ref.name, spec).catch(() => undefined);
     const monitoring = await this.observeMonitoring(ref.namespace);
     const planWith = (progress: Progress | undefined, problems: string[]) =>
       plan({
@@ -286,8 +291,8 @@ export class Reconciler {
         observed: { deployments, monitoring, progress, problems },
         now: this.d.now?.() ?? new Date(),
       });
-    const problems = await this.applyPlan(p, planWith(undefined, []), deployments, log);
-    const progress = await progressRead;
+    const progress = this.d.nats.progress(key, ref.name, spec);
+    const problems = await this.applyPlan(p, planWith(progress, []), deployments, log);
     const final = planWith(progress, problems);
     await this.writeStatus(p, final.status);
     if (problems.length > 0) throw new Error(problems.join('; '));

@@ -96,7 +96,7 @@ export async function runController(
         if (key) queue.add(key);
       },
     });
-    const nats = natsSide(log);
+    const nats = natsSide(log, (key) => queue.add(key));
     const reconciler = new Reconciler({ client, log, pipelines, deployments, metrics, nats });
     deployments.start();
     pipelines.start();
