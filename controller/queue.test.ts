@@ -102,19 +102,30 @@ describe('the work queue', () => {
     assert.equal(calls, 2);
   });
 
-  it('limits the overall rate with a token bucket', async () => {
+  it('never delays fresh keys, but spreads the retries of many failing keys with a token bucket', async () => {
     const clock = manualClock();
     const q = new WorkQueue({ workers: 10, clock, ratePerSecond: 10, burst: 2 });
-    let calls = 0;
-    q.start(() => {
-      calls++;
-      return Promise.resolve();
+    const calls = new Map<string, number>();
+    q.start((key) => {
+      calls.set(key, (calls.get(key) ?? 0) + 1);
+      return Promise.reject(new Error('down'));
     });
     for (const k of ['a', 'b', 'c', 'd']) q.add(k);
     await tick();
-    assert.equal(calls, 2);
+    assert.equal(
+      [...calls.values()].reduce((a, b) => a + b),
+      4,
+      'all four ran at once: adds are not rate limited',
+    );
+    const total = () => [...calls.values()].reduce((a, b) => a + b);
+    clock.advance(5);
+    await tick();
+    assert.equal(total(), 6, 'two retries fit in the burst');
+    clock.advance(95);
+    await tick();
+    assert.equal(total(), 7, 'the third waits for a token (100 ms at 10/s)');
     clock.advance(100);
     await tick();
-    assert.equal(calls, 3);
+    assert.equal(total(), 8);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * The work queue: one key per Pipeline (namespace/name). A key is never worked on twice at once,
- * different keys run in parallel up to `workers`, a key added while queued is queued once, and a
- * failing key backs off exponentially (5 ms doubling to 1000 s, as client-go does) under an
- * overall token bucket (10 per second, burst 100).
+ * different keys run in parallel up to `workers`, a key added while queued is queued once. As in
+ * client-go, only retries are rate limited: a failing key waits the larger of its own exponential
+ * backoff (5 ms doubling to 1000 s) and a slot of an overall token bucket (10 per second, burst
+ * 100), so many failing keys cannot hammer the API server, while fresh events never wait.
  */
 
 export interface QueueClock {
@@ -40,7 +41,6 @@ export class WorkQueue {
   private handler: Handler | undefined;
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
-  private tokenTimer = false;
 
   constructor(options: QueueOptions) {
     this.o = {
@@ -109,34 +109,21 @@ export class WorkQueue {
     return Math.min(this.o.baseDelayMs * 2 ** n, this.o.maxDelayMs);
   }
 
-  private takeToken(): boolean {
+  /** Reserves a token of the overall bucket; returns how long to wait for it (0 when one is free). */
+  private reserveToken(): number {
     const now = this.o.clock.now();
     this.tokens = Math.min(
       this.o.burst,
       this.tokens + ((now - this.lastRefill) / 1000) * this.o.ratePerSecond,
     );
     this.lastRefill = now;
-    if (this.tokens < 1) return false;
     this.tokens -= 1;
-    return true;
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.o.ratePerSecond) * 1000);
   }
 
   private pump(): void {
     if (!this.handler || this.stopped) return;
     while (this.active.size < this.o.workers && this.queued.length > 0) {
-      if (!this.takeToken()) {
-        if (!this.tokenTimer) {
-          this.tokenTimer = true;
-          this.o.clock.setTimeout(
-            () => {
-              this.tokenTimer = false;
-              this.pump();
-            },
-            Math.ceil(1000 / this.o.ratePerSecond),
-          );
-        }
-        return;
-      }
       // First queued key that is not already being worked on.
       const i = this.queued.findIndex((k) => !this.active.has(k));
       if (i < 0) return;
@@ -160,7 +147,7 @@ export class WorkQueue {
     }
     this.active.delete(key);
     if (failed) {
-      const delay = this.backoffOf(key);
+      const delay = Math.max(this.backoffOf(key), this.reserveToken());
       this.failures.set(key, (this.failures.get(key) ?? 0) + 1);
       this.addAfter(key, delay);
     } else if (requeueAfter !== undefined) {

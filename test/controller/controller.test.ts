@@ -150,6 +150,48 @@ describe('the controller', { timeout: 120_000 }, () => {
     );
   });
 
+  test('secrets reach the Deployments only as references: the broadcaster URL and the NATS credentials', async (t) => {
+    const ns = await cluster.newNamespace(t, 'ctrl-secrets');
+    await controller(t, ns);
+    const secretValue = 'https://hooks.slack.invalid/services/T000/B000/XXXXSECRET';
+    await cluster.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'hooks',
+      '-n',
+      ns,
+      `--from-literal=slack=${secretValue}`,
+    ]);
+    await apply(
+      ns,
+      manifest('sec', {
+        nats: { url: 'nats://nats.invalid:4222', credentials: { secretRef: { name: 'nats-auth' } } },
+        broadcaster: {
+          replicas: 2,
+          target: { type: 'slack', urlFrom: { secretKeyRef: { name: 'hooks', key: 'slack' } } },
+        },
+      }),
+    );
+    const b = await eventually('the broadcaster Deployment', () => deployment(ns, 'sec-broadcaster'));
+    assert.equal(b.spec?.replicas, 2);
+    const env = b.spec?.template.spec?.containers[0]?.env ?? [];
+    assert.deepEqual(env.find((e) => e.name === 'DWK_TARGET_URL')?.valueFrom?.secretKeyRef, {
+      name: 'hooks',
+      key: 'slack',
+    });
+    assert.deepEqual(env.find((e) => e.name === 'DWK_NATS_PASSWORD')?.valueFrom?.secretKeyRef, {
+      name: 'nats-auth',
+      key: 'password',
+      optional: true,
+    });
+    // The value itself is in none of the objects the controller wrote, nor in the status or events.
+    const everything = (
+      await cluster.kubectl(['get', 'deployments,services,pipelines,events', '-n', ns, '-o', 'json'])
+    ).stdout;
+    assert.ok(!everything.includes('XXXXSECRET'), 'the secret value leaked into an object');
+  });
+
   test('paused scales every component to 0 and the Pipeline stays Ready', async (t) => {
     const ns = await cluster.newNamespace(t, 'ctrl-paused');
     await controller(t, ns);
