@@ -40,7 +40,8 @@ export async function runLive(
       color: out.color,
       size: () => ({ width: stdout.columns || 80, height: stdout.rows || 24 }),
     }),
-    { stdout, stderr: out.stderr as NodeJS.WriteStream, patchConsole: false },
+    // dwk decides from the terminal; ink alone would turn live drawing off whenever CI is set.
+    { stdout, stderr: out.stderr as NodeJS.WriteStream, patchConsole: false, interactive: out.interactive },
   );
   const off = ctx.onStopSignal(() => app.unmount());
   void poll();

@@ -75,6 +75,8 @@ export async function inkSteps(out: Output): Promise<Steps> {
     stderr: out.stderr as NodeJS.WriteStream,
     exitOnCtrlC: false,
     patchConsole: false,
+    // dwk decides from the terminal; ink alone would turn live drawing off whenever CI is set.
+    interactive: out.stderr.isTTY === true,
   });
   const starts = new Map<number, number>();
   const timer = setInterval(() => {

@@ -44,6 +44,8 @@ export async function inkReporter(out: Output): Promise<Reporter> {
       stderr: out.stderr as NodeJS.WriteStream,
       exitOnCtrlC: false,
       patchConsole: false,
+      // dwk decides from the terminal; ink alone would turn live drawing off whenever CI is set.
+      interactive: out.interactive,
     },
   );
   return {
