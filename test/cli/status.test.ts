@@ -5,11 +5,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { readControllerConfig } from '../../controller/config.ts';
-import { runController } from '../../controller/run.ts';
 import type { ClusterStatus } from '../../cli/cluster/status.ts';
 import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
-import { createLogger } from '../../lib/log.ts';
+import { startController } from '../support/controller.ts';
 import { eventually, testCluster } from '../testbed/support.ts';
 import { DWK, dwkEnv, runDwk, tempDir, writePipeline } from './helpers.ts';
 
@@ -21,21 +19,8 @@ const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8
 const screen = (session: string, re: RegExp) => () =>
   Promise.resolve(re.test(tmux('capture-pane', '-p', '-t', session)));
 
-async function controller(t: TestContext, namespace: string) {
-  const stop = new AbortController();
-  const config = readControllerConfig({
-    KUBECONFIG: cluster.kubeconfigPath,
-    DWK_WATCH_NAMESPACE: namespace,
-    DWK_LEADER_ELECT: 'false',
-    DWK_HTTP_PORT: '0',
-    DWK_HTTP_HOST: '127.0.0.1',
-  });
-  const running = await runController(config, stop.signal, createLogger({ level: 'error' }));
-  t.after(async () => {
-    stop.abort();
-    await running.done;
-  });
-}
+const controller = (t: TestContext, namespace: string) =>
+  startController(t, cluster.kubeconfigPath, namespace);
 
 /** A Ready Pipeline `name` (mapper 2) in a fresh namespace, made by dwk up. */
 async function readyPipeline(t: TestContext, prefix: string, name: string) {

@@ -5,31 +5,16 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { describe, test, type TestContext } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { readControllerConfig } from '../../controller/config.ts';
-import { runController } from '../../controller/run.ts';
 import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
-import { createLogger } from '../../lib/log.ts';
+import { startController } from '../support/controller.ts';
 import { eventually, testCluster } from '../testbed/support.ts';
 import { dwkEnv, NATS_CHART, runDwk, startDwk, tempDir, writePipeline } from './helpers.ts';
 
 const cluster = await testCluster();
 const client = KubeClient.fromKubeconfig(cluster.kubeconfigPath);
 
-async function controller(t: TestContext, namespace: string) {
-  const stop = new AbortController();
-  const config = readControllerConfig({
-    KUBECONFIG: cluster.kubeconfigPath,
-    DWK_WATCH_NAMESPACE: namespace,
-    DWK_LEADER_ELECT: 'false',
-    DWK_HTTP_PORT: '0',
-    DWK_HTTP_HOST: '127.0.0.1',
-  });
-  const running = await runController(config, stop.signal, createLogger({ level: 'error' }));
-  t.after(async () => {
-    stop.abort();
-    await running.done;
-  });
-}
+const controller = (t: TestContext, namespace: string) =>
+  startController(t, cluster.kubeconfigPath, namespace);
 
 const get = (kind: string, apiVersion: string, namespace: string | undefined, name: string) =>
   client.getOrUndefined<KubeObject & { spec?: Record<string, unknown> }>({

@@ -14,14 +14,6 @@ import { spec, tempDir, workloadSet } from '../support/workloads.ts';
 import { eventually } from '../testbed/support.ts';
 import { apply, client, cluster, controller, fixture, manifest, pipeline, replicasOf } from './support.ts';
 
-await cluster.kubectl([
-  'apply',
-  '--server-side',
-  '--force-conflicts',
-  '-f',
-  fixture('../../crds/pipeline.yaml'),
-]);
-
 const monitoringCondition = async (ns: string, name: string) =>
   (await pipeline(ns, name)).status?.conditions?.find((c) => c.type === 'MonitoringReady');
 

@@ -3,10 +3,8 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { PipelineStatus } from '../../api/v1alpha1/status.ts';
-import { readControllerConfig } from '../../controller/config.ts';
-import { runController } from '../../controller/run.ts';
 import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
-import { createLogger } from '../../lib/log.ts';
+import { startController } from '../support/controller.ts';
 import { testCluster } from '../testbed/support.ts';
 
 export const cluster = await testCluster();
@@ -23,23 +21,8 @@ await cluster.kubectl([
 await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/pipelines.dwk.dev']);
 
 /** Starts a controller that watches only `namespace`; stopped after the test. */
-export async function controller(t: TestContext, namespace: string, env: Record<string, string> = {}) {
-  const stop = new AbortController();
-  const config = readControllerConfig({
-    KUBECONFIG: cluster.kubeconfigPath,
-    DWK_WATCH_NAMESPACE: namespace,
-    DWK_LEADER_ELECT: 'false',
-    DWK_HTTP_PORT: '0',
-    DWK_HTTP_HOST: '127.0.0.1',
-    ...env,
-  });
-  const running = await runController(config, stop.signal, createLogger({ level: 'warn' }));
-  t.after(async () => {
-    stop.abort();
-    await running.done;
-  });
-  return running;
-}
+export const controller = (t: TestContext, namespace: string, env: Record<string, string> = {}) =>
+  startController(t, cluster.kubeconfigPath, namespace, env);
 
 /** A Pipeline manifest whose NATS is unreachable unless the spec says otherwise. */
 export function manifest(name: string, spec: Record<string, unknown> = {}): string {
