@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { V1Deployment } from '@kubernetes/client-node';
-import { KubeClient, type KubeObject } from '../lib/kube/client.ts';
+import { isConflict, KubeClient, type KubeObject } from '../lib/kube/client.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import type { ControllerConfig } from './config.ts';
 import { Informer, keyOf } from './informer.ts';
@@ -110,6 +110,12 @@ export async function runController(
         metrics.reconciles.inc({ result: result.requeueAfterMs ? 'requeue' : 'success' });
         return result;
       } catch (err) {
+        if (isConflict(err)) {
+          // Optimistic concurrency: our cached copy was stale. The informer brings the new one.
+          metrics.reconciles.inc({ result: 'conflict' });
+          log.debug({ pipeline: key }, 'Conflict on write; reconciling again with the newer object');
+          return { requeueAfterMs: 100 };
+        }
         metrics.reconciles.inc({ result: 'error' });
         log.error({ err, pipeline: key }, 'Reconcile failed; retrying with backoff');
         throw err;
