@@ -1,37 +1,25 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectNats, type NatsConnection } from '../../lib/nats/connect.ts';
 import { progressReader } from '../../lib/nats/progress.ts';
-import { startNatsServer, type RunningNatsServer } from '../../lib/nats/server.ts';
 import { generatedObject } from '../../workloads/source/generate.ts';
-import { exactlyOnce, idCounts, spec, tempDir, waitFor, workloadSet } from '../support/workloads.ts';
+import { exactlyOnce, idCounts, spec, waitFor, workloadSet, natsFixture } from '../support/workloads.ts';
 
 describe('the pipeline stores every object exactly once', { timeout: 240_000 }, () => {
-  let nats: RunningNatsServer;
-  let nc: NatsConnection;
-  const dir = tempDir('e2e');
-
-  before(async () => {
-    nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-    nc = await connectNats({ servers: nats.url, name: 'test', persistent: true });
-  });
-  after(async () => {
-    await nc?.close();
-    await nats?.stop();
-  });
+  const f = natsFixture('e2e');
+  const dir = f.dir;
 
   it('moves 100,000 objects end to end, each once, transformed', async () => {
     const sink = join(dir, 'e2e.jsonl');
     const s = spec({ source: { generate: { objects: 100_000, seed: 7 } }, saver: { sink: { path: sink } } });
-    const w = workloadSet('e2e', s, nats.url, dir);
+    const w = workloadSet('e2e', s, f.server.url, dir);
     try {
       w.start('fetcher', 'fetcher-0');
       for (let i = 0; i < 3; i++) w.start('mapper', `mapper-${i}`);
       w.start('saver', 'saver-0');
-      const reader = await progressReader(nc, 'e2e', 1000);
+      const reader = await progressReader(f.nc, 'e2e', 1000);
       await waitFor(
         'all 1,000 chunks saved',
         async () => ((await reader.read()).progress.chunksSaved === 1000 ? true : undefined),
@@ -57,8 +45,8 @@ describe('the pipeline stores every object exactly once', { timeout: 240_000 }, 
       mapper: { concurrency: 2, maxDeliver: 50, ackWaitSeconds: 3, work: { waitMs: { min: 50, max: 250 } } },
       saver: { sink: { path: sink } },
     });
-    const w = workloadSet('chaos', s, nats.url, dir);
-    const reader = await progressReader(nc, 'chaos', objects / 100);
+    const w = workloadSet('chaos', s, f.server.url, dir);
+    const reader = await progressReader(f.nc, 'chaos', objects / 100);
     const events: string[] = [];
     let mapperSeq = 4;
     try {
@@ -92,9 +80,9 @@ describe('the pipeline stores every object exactly once', { timeout: 240_000 }, 
           events.push('kill -9 saver');
         }
         if (!natsRestarted && elapsed > 8000) {
-          await nats.kill();
+          await f.server.kill();
           await sleep(1000);
-          await nats.start();
+          await f.server.start();
           natsRestarted = true;
           events.push('kill -9 nats-server, start again');
         }

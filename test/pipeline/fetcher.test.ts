@@ -1,39 +1,27 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connectNats, type NatsConnection } from '../../lib/nats/connect.ts';
 import { decodeFetcherProgress } from '../../lib/nats/progress.ts';
-import { startNatsServer, type RunningNatsServer } from '../../lib/nats/server.ts';
 import { topology } from '../../lib/nats/topology.ts';
-import { exactlyOnce, idCounts, spec, tempDir, waitFor, workloadSet } from '../support/workloads.ts';
+import { exactlyOnce, idCounts, spec, waitFor, workloadSet, natsFixture } from '../support/workloads.ts';
 
 describe('the fetcher', { timeout: 180_000 }, () => {
-  let nats: RunningNatsServer;
-  let nc: NatsConnection;
-  const dir = tempDir('fetcher');
-
-  before(async () => {
-    nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-    nc = await connectNats({ servers: nats.url, name: 'test', persistent: true });
-  });
-  after(async () => {
-    await nc?.close();
-    await nats?.stop();
-  });
+  const f = natsFixture('fetcher');
+  const dir = f.dir;
 
   const published = async (pipeline: string) => {
     const t = topology(pipeline);
-    const kv = await new Kvm(nc).open(t.buckets.state);
+    const kv = await new Kvm(f.nc).open(t.buckets.state);
     return decodeFetcherProgress((await kv.get(t.keys.fetcherProgress))?.value);
   };
 
   /** Per chunk subject, how many messages the stream holds. */
   const storedPerChunk = async (pipeline: string) => {
     const t = topology(pipeline);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(f.nc);
     const info = await jsm.streams.info(t.streams.chunks, { subjects_filter: t.subjects.chunks });
     return { messages: info.state.messages, subjects: info.state.subjects ?? {} };
   };
@@ -49,7 +37,7 @@ describe('the fetcher', { timeout: 180_000 }, () => {
       fetcher: { maxInFlight: 1 },
       saver: { sink: { path: sink } },
     });
-    const w = workloadSet('restart', s, nats.url, dir);
+    const w = workloadSet('restart', s, f.server.url, dir);
     const kills: number[] = [];
     try {
       for (let round = 0; round < 3; round++) {
@@ -95,7 +83,7 @@ describe('the fetcher', { timeout: 180_000 }, () => {
   it('with two replicas, one leads; when it dies the standby takes over and finishes', async () => {
     const objects = 100_000;
     const s = spec({ source: { generate: { objects } }, chunkSize: 10, fetcher: { maxInFlight: 1 } });
-    const w = workloadSet('leader', s, nats.url, dir);
+    const w = workloadSet('leader', s, f.server.url, dir);
     const lease = { DWK_LEASE_SECONDS: '3' };
     try {
       const a = w.start('fetcher', 'fetcher-a', lease);
@@ -140,7 +128,7 @@ describe('the fetcher', { timeout: 180_000 }, () => {
       fetcher: { maxInFlight: 8, maxPending: 50 },
       saver: { sink: { path: sink } },
     });
-    const w = workloadSet('backlog', s, nats.url, dir);
+    const w = workloadSet('backlog', s, f.server.url, dir);
     try {
       w.start('fetcher', 'fetcher-0');
       await waitFor('the fetcher to pause', () => (w.logs().includes('Backlog is full') ? true : undefined));

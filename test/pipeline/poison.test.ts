@@ -4,22 +4,17 @@ import { writeFileSync, createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connectNats, type NatsConnection } from '../../lib/nats/connect.ts';
 import { progressReader } from '../../lib/nats/progress.ts';
-import { startNatsServer, type RunningNatsServer } from '../../lib/nats/server.ts';
 import { HEADERS, topology } from '../../lib/nats/topology.ts';
-import { exactlyOnce, idCounts, spec, tempDir, waitFor, workloadSet } from '../support/workloads.ts';
+import { exactlyOnce, idCounts, spec, waitFor, workloadSet, natsFixture } from '../support/workloads.ts';
 
 describe('poison input', { timeout: 120_000 }, () => {
-  let nats: RunningNatsServer;
-  let nc: NatsConnection;
+  const f = natsFixture('poison');
+  const dir = f.dir;
   let http: Server;
   let baseUrl = '';
-  const dir = tempDir('poison');
 
   before(async () => {
-    nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-    nc = await connectNats({ servers: nats.url, name: 'test', persistent: true });
     // A real HTTP server streams the NDJSON file, as a remote source would.
     http = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -29,10 +24,8 @@ describe('poison input', { timeout: 120_000 }, () => {
     const addr = http.address();
     baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   });
-  after(async () => {
+  after(() => {
     http?.close();
-    await nc?.close();
-    await nats?.stop();
   });
 
   it('dead-letters each malformed object of an NDJSON stream with its reason; saves every other once', async () => {
@@ -55,8 +48,8 @@ describe('poison input', { timeout: 120_000 }, () => {
       chunkSize: 100,
       saver: { sink: { path: sink } },
     });
-    const w = workloadSet('poison', s, nats.url, dir);
-    const reader = await progressReader(nc, 'poison');
+    const w = workloadSet('poison', s, f.server.url, dir);
+    const reader = await progressReader(f.nc, 'poison');
     try {
       w.start('fetcher', 'fetcher-0');
       w.start('mapper', 'mapper-0');
@@ -72,7 +65,7 @@ describe('poison input', { timeout: 120_000 }, () => {
       await w.stopAll();
     }
     const t = topology('poison');
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(f.nc);
     for (const [lineNo, line] of bad) {
       const m = await jsm.streams.getMessage(t.streams.dlq, {
         last_by_subj: t.subjects.dlqObject(Math.floor(lineNo / 100), lineNo % 100),
@@ -98,8 +91,8 @@ describe('poison input', { timeout: 120_000 }, () => {
       },
       saver: { sink: { path: sink } },
     });
-    const w = workloadSet('maxdeliver', s, nats.url, dir);
-    const reader = await progressReader(nc, 'maxdeliver', 20);
+    const w = workloadSet('maxdeliver', s, f.server.url, dir);
+    const reader = await progressReader(f.nc, 'maxdeliver', 20);
     try {
       w.start('fetcher', 'fetcher-0');
       w.start('saver', 'saver-0');
@@ -119,7 +112,7 @@ describe('poison input', { timeout: 120_000 }, () => {
       await w.stopAll();
     }
     const t = topology('maxdeliver');
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(f.nc);
     const info = await jsm.streams.info(t.streams.dlq, { subjects_filter: t.subjects.dlqChunks });
     const chunks = Object.keys(info.state.subjects ?? {});
     assert.equal(chunks.length, 2);

@@ -3,9 +3,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Component, PipelineSpec } from '../../api/v1alpha1/pipeline.ts';
 import { resolveSpec } from '../../api/v1alpha1/validate.ts';
+import { connectNats, type NatsConnection } from '../../lib/nats/connect.ts';
+import { startNatsServer, type RunningNatsServer } from '../../lib/nats/server.ts';
 import { workloadEnv } from '../../workloads/env.ts';
 
 const MAIN = new URL('../../workloads/main.ts', import.meta.url).pathname;
@@ -140,4 +143,27 @@ export function exactlyOnce(counts: Map<string, number>, n: number, except: Set<
   if (dupes.length) parts.push(`${dupes.length} duplicated, e.g. ${dupes.slice(0, 5).join(', ')}`);
   if (extra.length) parts.push(`${extra.length} unexpected ids, e.g. ${extra.slice(0, 5).join(', ')}`);
   return parts.join('; ');
+}
+
+export interface NatsFixture {
+  dir: string;
+  server: RunningNatsServer;
+  nc: NatsConnection;
+}
+
+/**
+ * A real nats-server and a persistent connection for one describe block: started before its
+ * tests, stopped after them. Call it inside `describe`.
+ */
+export function natsFixture(prefix: string): NatsFixture {
+  const f = { dir: tempDir(prefix) } as NatsFixture;
+  before(async () => {
+    f.server = await startNatsServer({ dataDir: join(f.dir, 'nats') });
+    f.nc = await connectNats({ servers: f.server.url, name: 'test', persistent: true });
+  });
+  after(async () => {
+    await f.nc?.close();
+    await f.server?.stop();
+  });
+  return f;
 }
