@@ -62,7 +62,8 @@ describe('the pipeline stores every object exactly once', { timeout: 240_000 }, 
         if (progress && progress.chunksSaved >= objects / 100) break;
         assert.ok(
           Date.now() - started < 180_000,
-          `chaos run did not finish; progress ${JSON.stringify(progress)}`,
+          `chaos run did not finish; progress ${JSON.stringify(progress)}; faults: ${events.join(', ')}\n` +
+            `warnings and errors of the workloads:\n${w.problems(40)}`,
         );
         const mappers = w.running('mapper');
         const victim = mappers[Math.floor(Math.random() * mappers.length)];

@@ -30,6 +30,8 @@ export interface WorkloadSet {
   kill(w: Workload, signal?: NodeJS.Signals): Promise<void>;
   stopAll(): Promise<void>;
   logs(): string;
+  /** The last `n` warning and error lines of every workload, each prefixed by its instance: for failure messages. */
+  problems(n: number): string;
 }
 
 /** Spawns workloads of one pipeline against `natsUrl`; logs go to files in `dir`. */
@@ -78,6 +80,15 @@ export function workloadSet(pipeline: string, spec: PipelineSpec, natsUrl: strin
     },
     logs() {
       return all.map((w) => readFileSync(w.logFile, 'utf8')).join('');
+    },
+    problems(n) {
+      const lines = all.flatMap((w) =>
+        readFileSync(w.logFile, 'utf8')
+          .split('\n')
+          .filter((l) => /"level":"(warn|error|fatal)"/.test(l) || (l !== '' && !l.startsWith('{')))
+          .map((l) => `${w.name}: ${l}`),
+      );
+      return lines.slice(-n).join('\n');
     },
   };
 }

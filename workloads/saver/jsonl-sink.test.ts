@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openJsonlSink } from './jsonl-sink.ts';
 
@@ -42,5 +42,18 @@ describe('the JSONL sink', () => {
     assert.deepEqual(await s.write([rec(1), rec(2)]), { written: 1, skipped: 1 });
     await s.close();
     assert.deepEqual(lines(path), [rec(1).line, rec(2).line]);
+  });
+
+  it('takes over an empty lock file once it is old (a writer killed while creating it)', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'sink-')), 'out.jsonl');
+    writeFileSync(`${path}.lock`, '');
+    writeFileSync(`${path}.lock.999999999.abcd`, '999999999'); // the claim file of a killed writer
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${path}.lock`, old, old);
+    const s = await openJsonlSink(path);
+    assert.deepEqual(await s.write([rec(1)]), { written: 1, skipped: 0 });
+    await s.close();
+    assert.deepEqual(lines(path), [rec(1).line]);
+    assert.deepEqual(readdirSync(dirname(path)), ['out.jsonl'], 'no lock or claim file is left behind');
   });
 });

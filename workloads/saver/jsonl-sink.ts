@@ -4,8 +4,9 @@
  * (their ids), append only new ids, fsync, and unlock. A writer that died mid-line leaves a
  * partial last line, which the next writer cuts off before appending.
  */
-import { open, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { link, open, readdir, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -34,6 +35,34 @@ const alive = (pid: number) => {
   }
 };
 
+/**
+ * A lock whose holder is dead. A lock without a pid (left by an older dwk that wrote it in two
+ * steps) counts as stale once it is a few seconds old: no writer holds it that long.
+ */
+async function stale(lockPath: string): Promise<boolean> {
+  try {
+    const text = await readFile(lockPath, 'utf8');
+    const holder = Number(text);
+    if (Number.isInteger(holder) && holder > 0) return holder !== process.pid && !alive(holder);
+    return Date.now() - (await stat(lockPath)).mtimeMs > STALE_EMPTY_LOCK_MS;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false; // just released: try again
+    throw err;
+  }
+}
+
+const STALE_EMPTY_LOCK_MS = 5000;
+
+/** Claim files of writers that were killed (`<lock>.<pid>.<random>`): litter, never a lock. */
+async function removeDeadClaims(lockPath: string): Promise<void> {
+  const prefix = `${basename(lockPath)}.`;
+  for (const name of await readdir(dirname(lockPath))) {
+    const pid = Number(name.startsWith(prefix) ? name.slice(prefix.length).split('.')[0] : NaN);
+    if (Number.isInteger(pid) && pid > 0 && !alive(pid))
+      await rm(join(dirname(lockPath), name), { force: true });
+  }
+}
+
 /** Extracts the id of a stored line (the transformed object's `id`). */
 export function idOfLine(line: string): string | undefined {
   try {
@@ -51,15 +80,19 @@ export async function openJsonlSink(path: string): Promise<Sink> {
   let offset = 0; // bytes of the file whose ids are in `ids`
   let fh: FileHandle = await open(path, 'a+');
 
+  // The lock is taken by hard-linking a file that already holds our pid: it appears whole or not
+  // at all, so a writer killed while locking never leaves an empty lock that nobody can judge.
+  const claimPath = `${lockPath}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(claimPath, String(process.pid));
+  await removeDeadClaims(lockPath);
   const lock = async () => {
     for (let attempt = 0; ; attempt++) {
       try {
-        await writeFile(lockPath, String(process.pid), { flag: 'wx' });
+        await link(claimPath, lockPath);
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const holder = Number(await readFile(lockPath, 'utf8').catch(() => ''));
-        if (holder > 0 && holder !== process.pid && !alive(holder)) {
+        if (await stale(lockPath)) {
           await rm(lockPath, { force: true }); // its holder died: take it over
           continue;
         }
@@ -91,30 +124,39 @@ export async function openJsonlSink(path: string): Promise<Sink> {
     offset += complete;
   };
 
-  return {
-    async write(records) {
-      await lock();
-      try {
-        await catchUp();
-        const fresh: string[] = [];
-        for (const r of records) {
-          if (ids.has(r.id)) continue;
-          ids.add(r.id);
-          fresh.push(r.line);
-        }
-        if (fresh.length > 0) {
-          const data = Buffer.from(fresh.join('\n') + '\n');
-          await fh.write(data, 0, data.length, null);
-          await fh.sync(); // durable before anyone acks
-          offset += data.length;
-        }
-        return { written: fresh.length, skipped: records.length - fresh.length };
-      } finally {
-        await unlock();
+  const writeLocked = async (records: SinkRecord[]): Promise<WriteResult> => {
+    await lock();
+    try {
+      await catchUp();
+      const fresh: string[] = [];
+      for (const r of records) {
+        if (ids.has(r.id)) continue;
+        ids.add(r.id);
+        fresh.push(r.line);
       }
+      if (fresh.length > 0) {
+        const data = Buffer.from(fresh.join('\n') + '\n');
+        await fh.write(data, 0, data.length, null);
+        await fh.sync(); // durable before anyone acks
+        offset += data.length;
+      }
+      return { written: fresh.length, skipped: records.length - fresh.length };
+    } finally {
+      await unlock();
+    }
+  };
+
+  // Writes of this process queue here, so only one of them at a time polls the file lock.
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    write(records) {
+      const result = queue.then(() => writeLocked(records));
+      queue = result.catch(() => undefined);
+      return result;
     },
     async close() {
       await fh.close();
+      await rm(claimPath, { force: true });
     },
   };
 }
