@@ -45,6 +45,20 @@ export class KubeApiError extends Error {
   }
 }
 
+/** The error of an answer with status >= 400: the Status object's message and reason when it is one. */
+function apiError(method: string, path: string, status: number, text: string): KubeApiError {
+  let message = text;
+  let reason: string | undefined;
+  try {
+    const s = JSON.parse(text) as { message?: string; reason?: string };
+    message = s.message ?? text;
+    reason = s.reason;
+  } catch {
+    // not a Status object
+  }
+  return new KubeApiError(status, `${method} ${path}: ${status} ${message}`.trim(), reason);
+}
+
 export const isNotFound = (err: unknown) => err instanceof KubeApiError && err.status === 404;
 export const isConflict = (err: unknown) => err instanceof KubeApiError && err.status === 409;
 
@@ -56,6 +70,7 @@ const RESOURCES: Record<string, { group: string; plural: string; namespaced: boo
   'v1/Pod': { group: '/api/v1', plural: 'pods', namespaced: true },
   'v1/Event': { group: '/api/v1', plural: 'events', namespaced: true },
   'v1/Namespace': { group: '/api/v1', plural: 'namespaces', namespaced: false },
+  'v1/Node': { group: '/api/v1', plural: 'nodes', namespaced: false },
   'v1/Secret': { group: '/api/v1', plural: 'secrets', namespaced: true },
   'v1/ServiceAccount': { group: '/api/v1', plural: 'serviceaccounts', namespaced: true },
   'v1/ConfigMap': { group: '/api/v1', plural: 'configmaps', namespaced: true },
@@ -191,9 +206,11 @@ export class KubeClient {
           ),
         ),
       );
-      req.setTimeout(timeoutMs, () =>
-        req.destroy(new Error(`request timed out after ${timeoutMs / 1000} s`)),
-      );
+      if (timeoutMs > 0) {
+        req.setTimeout(timeoutMs, () =>
+          req.destroy(new Error(`request timed out after ${timeoutMs / 1000} s`)),
+        );
+      }
       req.end(body);
     });
   }
@@ -216,18 +233,7 @@ export class KubeClient {
     for await (const c of res) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     const status = res.statusCode ?? 0;
-    if (status >= 400) {
-      let message = text;
-      let reason: string | undefined;
-      try {
-        const s = JSON.parse(text) as { message?: string; reason?: string };
-        message = s.message ?? text;
-        reason = s.reason;
-      } catch {
-        // not a Status object
-      }
-      throw new KubeApiError(status, `${method} ${path}: ${status} ${message}`.trim(), reason);
-    }
+    if (status >= 400) throw apiError(method, path, status, text);
     return (text ? JSON.parse(text) : {}) as T;
   }
 
@@ -296,6 +302,53 @@ export class KubeClient {
       if (isNotFound(err)) return false;
       throw err;
     }
+  }
+
+  /**
+   * GETs a text stream, such as a Pod's log (`pathOf(pod, 'log')` with its query), and calls
+   * `onLine` with each line as it arrives, until the server ends it or `signal` aborts; resolves
+   * then. An error answer is a KubeApiError. `timeoutMs` bounds the wait for the answer and every
+   * silence after it; 0 waits as long as the server keeps the stream open (`follow=true`), on a
+   * connection of its own so that long streams never hold the shared pool.
+   */
+  async streamLines(
+    path: string,
+    onLine: (line: string) => void,
+    signal: AbortSignal,
+    timeoutMs = 30_000,
+  ): Promise<void> {
+    this.requests.set('GET', (this.requests.get('GET') ?? 0) + 1);
+    const opts = await this.options('GET', path, { accept: '*/*' });
+    if (timeoutMs === 0 && opts.agent === this.agent) opts.agent = false;
+    opts.signal = signal;
+    let res: IncomingMessage;
+    try {
+      res = await this.send(opts, undefined, timeoutMs);
+    } catch (err) {
+      if (signal.aborted) return;
+      throw err;
+    }
+    const decoder = new TextDecoder();
+    if ((res.statusCode ?? 0) >= 400) {
+      let text = '';
+      for await (const c of res) text += decoder.decode(c as Buffer, { stream: true });
+      throw apiError('GET', path, res.statusCode ?? 0, text);
+    }
+    let buffer = '';
+    try {
+      for await (const chunk of res) {
+        buffer += decoder.decode(chunk as Buffer, { stream: true });
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          onLine(buffer.slice(0, nl));
+          buffer = buffer.slice(nl + 1);
+        }
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      throw err;
+    }
+    if (buffer !== '') onLine(buffer);
   }
 
   /**
