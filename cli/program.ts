@@ -7,6 +7,7 @@ import { dashboardCommand } from './commands/dashboard.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { downCommand } from './commands/down.ts';
 import { completionCommand } from './commands/completion.ts';
+import { logsCommand } from './commands/logs.ts';
 import { manifestsCommand } from './commands/manifests.ts';
 import { scaleCommand } from './commands/scale.ts';
 import { statusCommand } from './commands/status.ts';
@@ -39,6 +40,7 @@ export function buildProgram(ctx: CliContext): Command {
       '\nExamples:\n' +
         '  $ dwk up                               # NATS, CRD, controller and the example, in your cluster\n' +
         '  $ dwk status                           # live: q quits, ↑↓ select, +/- scale, p pause\n' +
+        "  $ dwk logs mapper -f                   # every mapper Pod's log, interleaved\n" +
         '  $ dwk doctor                           # what is missing, and how to fix it\n' +
         '  $ dwk up --local                       # the bundled example on this machine\n' +
         '  $ dwk scale mapper 8 --local\n' +
@@ -52,6 +54,7 @@ export function buildProgram(ctx: CliContext): Command {
     upCommand(ctx),
     scaleCommand(ctx),
     statusCommand(ctx),
+    logsCommand(ctx),
     downCommand(ctx),
     doctorCommand(ctx),
     completionCommand(ctx),

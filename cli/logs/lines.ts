@@ -356,6 +356,6 @@ export interface LogsRequest {
   timestamps: boolean;
 }
 
-/** `mapper` or `fetcher, mapper, saver and broadcaster`, for messages. */
-export const componentsText = (components: readonly Component[]) =>
-  components.length === COMPONENTS.length ? 'any component' : components.join(', ');
+/** The component named in messages (`no mapper Pods`), or undefined for all of them (`no Pods`). */
+export const componentWord = (components: readonly Component[]) =>
+  components.length === 1 ? components[0] : undefined;

@@ -13,7 +13,7 @@ import { localRoot, registered, runningPipelines } from '../local/state.ts';
 import { liveLines, pause, untilStopped, type LiveLines } from './follow.ts';
 import {
   LinePrinter,
-  componentsText,
+  componentWord,
   mergeByTime,
   pinoTime,
   selectLines,
@@ -130,10 +130,11 @@ export async function logsLocal(req: LogsRequest, ctx: CliContext, out: Output):
   const target = await findLocalLogs(root, req.pipeline);
   const logDir = join(target.dataDir, 'logs');
   const where = relative(ctx.cwd, logDir) || '.';
-  const what = componentsText(req.components);
+  const word = componentWord(req.components);
+  const what = word === undefined ? 'instance' : `instance of ${word}`;
   const files = await instanceLogs(logDir, req.components);
   if (files.length === 0 && !req.follow) {
-    throw new UserError(`no instance of ${what} has a log in local pipeline "${target.pipeline}"`, {
+    throw new UserError(`no ${what} has a log in local pipeline "${target.pipeline}"`, {
       exitCode: EXIT.failure,
       hint: `looked in ${where}; ${
         target.running
@@ -167,7 +168,7 @@ export async function logsLocal(req: LogsRequest, ctx: CliContext, out: Output):
   if (!target.running) {
     out.info(`${target.pipeline} is not running; waiting for new lines (Ctrl-C stops)`);
   } else if (files.length === 0) {
-    out.info(`no instance of ${what} has logged yet in ${target.pipeline}; waiting (Ctrl-C stops)`);
+    out.info(`no ${what} has logged yet in ${target.pipeline}; waiting (Ctrl-C stops)`);
   }
   const live = liveLines(printer, out);
   await untilStopped(ctx, async (signal) => {
