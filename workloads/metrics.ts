@@ -81,7 +81,7 @@ export function createMetrics(labels: { pipeline: string; component: string }) {
     ]),
     broadcastFailed: counter(
       'dwk_broadcast_failed_total',
-      'Attempts that certainly did not reach the target (rate limited, unreachable); retried later.',
+      'Attempts that certainly did not reach the target, retried: rate_limited, unreachable, or claim_taken_over (its replica stopped after claiming, before sending; another sends it).',
       ['target', 'reason'],
     ),
     broadcastDeadLettered: counter(
@@ -96,7 +96,7 @@ export function createMetrics(labels: { pipeline: string; component: string }) {
     ),
     broadcastUnknown: counter(
       'dwk_broadcast_unknown_outcome_total',
-      'Events that may or may not have been posted (timeout, reset, 5xx, abandoned claim); never re-sent. Alert on it.',
+      'Events that may or may not have been posted (timeout, reset, 5xx, a claim abandoned while sending); never re-sent. Alert on it.',
       ['target', 'reason'],
     ),
     broadcastRequestDuration: new Histogram({

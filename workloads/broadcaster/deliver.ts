@@ -1,8 +1,10 @@
 /**
  * What happens to one event: claim it, POST it, record the outcome, ack. The claim comes first,
- * so no two replicas (and no redelivery after a crash) can send the same event; after that only
- * a certain "not sent" gives the claim back. A claim found unsettled on a redelivery of the same
- * message means its sender died after claiming: that may have been sent, so it is never re-sent.
+ * so no two replicas (and no redelivery after a crash) can send the same event; it is marked
+ * "sending" once the connection is up, just before the body is written, and after that only a
+ * certain "not sent" gives it back. A later delivery of the same message that finds the claim
+ * still "claimed" knows its sender stopped before sending and takes it over; one that finds it
+ * "sending" cannot know whether it was sent, so it is recorded unknown and never re-sent.
  */
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
@@ -11,7 +13,7 @@ import type { TargetType } from '../../api/v1alpha1/pipeline.ts';
 import type { Logger } from '../../lib/log.ts';
 import { HEADERS, type Topology } from '../../lib/nats/topology.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Claims, TakeResult } from './claims.ts';
+import { judge, type ClaimEntry, type Claims } from './claims.ts';
 import type { Gate } from './gate.ts';
 import { describeEvent } from './message.ts';
 import { classify, type Verdict } from './outcome.ts';
@@ -76,69 +78,114 @@ export function createDeliverer(d: DeliverDeps): (m: JsMsg) => Promise<void> {
   };
 
   const settle = async (
-    taken: TakeResult | undefined,
+    held: ClaimEntry | undefined,
     state: 'sent' | 'failed' | 'unknown',
     reason?: string,
   ) => {
-    if (!d.claims || !taken) return;
+    if (!d.claims || !held) return;
     try {
-      if (!(await d.claims.settle(taken, state, reason))) {
-        d.log.warn({ eventId: taken.record.eventId, state }, 'Claim changed while sending; kept as found');
+      if (!(await d.claims.settle(held, state, reason))) {
+        d.log.warn({ eventId: held.record.eventId, state }, 'Claim changed while sending; kept as found');
       }
     } catch (err) {
-      // The claim stays "claimed": a redelivery would count it unknown and still not send it.
-      d.log.warn({ err, eventId: taken.record.eventId, state }, 'Could not record the outcome');
+      // The claim stays "sending": a redelivery would count it unknown and still not send it.
+      d.log.warn({ err, eventId: held.record.eventId, state }, 'Could not record the outcome');
     }
   };
 
-  const release = async (taken: TakeResult | undefined) => {
-    if (!d.claims || !taken) return;
+  /** Gives back a claim after a certain "not sent"; `how` says which write may have landed. */
+  const giveBack = async (held: ClaimEntry | undefined, how: 'release' | 'giveBack') => {
+    if (!d.claims || !held) return;
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
-        await d.claims.release(taken);
+        if (how === 'release') await d.claims.release(held);
+        else await d.claims.giveBack(held);
         return;
       } catch (err) {
-        if (attempt === 3) d.log.error({ err, eventId: taken.record.eventId }, 'Could not release a claim');
+        // Left "claimed", a redelivery takes it over; left "sending", it is counted unknown.
+        if (attempt === 3) d.log.error({ err, eventId: held.record.eventId }, 'Could not release a claim');
         else await sleep(100 * attempt);
       }
     }
   };
 
-  /** Someone holds this event's claim: skip it, and say so when its sender died mid-send. */
-  const alreadyClaimed = async (m: JsMsg, eventId: string, taken: TakeResult) => {
-    const r = taken.record;
-    const abandoned = r.state === 'claimed' && r.stream === m.info.stream && r.seq === m.seq;
-    if (abandoned && d.claims && (await d.claims.settle(taken, 'unknown', `abandoned by ${r.owner}`))) {
-      d.metrics.broadcastUnknown.inc({ ...target, reason: 'abandoned_claim' });
-      d.log.error(
-        { eventId, owner: r.owner, claimedAt: r.at, verdict: 'unknown' },
-        'Event claimed by a sender that stopped before recording the outcome; it may have been sent, not sending again',
-      );
-      await deadLetter(
-        m,
-        eventId,
-        'unknown',
-        `claimed by ${r.owner} at ${r.at}, which never recorded an outcome`,
-      );
-    } else {
-      d.metrics.broadcastDuplicates.inc(target);
-      d.log.debug({ eventId, state: r.state, owner: r.owner }, 'Already claimed; skipped as duplicate');
-    }
+  /** A sender stopped while sending (or may have): record it unknown, never send it again. */
+  const abandoned = async (m: JsMsg, eventId: string, claims: Claims, found: ClaimEntry) => {
+    const r = found.record;
+    if (!(await claims.settle(found, 'unknown', `abandoned by ${r.owner} while sending`))) return false;
+    d.metrics.broadcastUnknown.inc({ ...target, reason: 'abandoned_claim' });
+    d.log.error(
+      { eventId, owner: r.owner, claimedAt: r.at, verdict: 'unknown' },
+      'Event claimed by a sender that stopped while sending; it may have been sent, not sending again',
+    );
+    await deadLetter(
+      m,
+      eventId,
+      'unknown',
+      `${r.state} by ${r.owner} at ${r.at}, which never recorded an outcome`,
+    );
     m.ack();
+    return true;
   };
 
-  const onVerdict = async (m: JsMsg, eventId: string, v: Verdict, taken: TakeResult | undefined) => {
+  /**
+   * This delivery's claim on the event: taken, or taken over from a sender that provably sent
+   * nothing. Undefined when this delivery has nothing more to do (it acked, or left the message
+   * to a later delivery). Throws when NATS cannot say.
+   */
+  const acquire = async (m: JsMsg, eventId: string, claims: Claims): Promise<ClaimEntry | undefined> => {
+    const here = { stream: m.info.stream, seq: m.seq, delivery: m.info.deliveryCount };
+    // Each lost race means another write landed in between: look again at what it left.
+    for (let look = 1; look <= 3; look++) {
+      const found = await claims.take(eventId, here);
+      if (found.owned) return found;
+      const r = found.record;
+      switch (judge(r, here)) {
+        case 'duplicate':
+          d.metrics.broadcastDuplicates.inc(target);
+          d.log.debug({ eventId, state: r.state, owner: r.owner }, 'Already claimed; skipped as duplicate');
+          m.ack();
+          return undefined;
+        case 'newer_delivery':
+          // This copy waited past the ack wait and was redelivered: the later delivery decides and
+          // acks. Acking here could lose the event if that one dies before settling it.
+          d.log.debug(
+            { eventId, owner: r.owner },
+            'A later delivery holds the claim; leaving it to that one',
+          );
+          return undefined;
+        case 'unsent': {
+          const mine = await claims.takeOver(found, here);
+          if (!mine) continue;
+          d.metrics.broadcastFailed.inc({ ...target, reason: 'claim_taken_over' });
+          d.log.info(
+            { eventId, from: r.owner, claimedAt: r.at },
+            'Took over a claim whose sender stopped before sending; sending it',
+          );
+          return mine;
+        }
+        case 'ambiguous':
+          if (await abandoned(m, eventId, claims, found)) return undefined;
+          continue;
+      }
+    }
+    d.log.warn({ eventId }, 'Claim kept changing while we looked; will look again');
+    m.nak(1000);
+    return undefined;
+  };
+
+  const onVerdict = async (m: JsMsg, eventId: string, v: Verdict, held: ClaimEntry | undefined) => {
     switch (v.kind) {
       case 'delivered':
         unreachable = 0;
         broken = 0;
-        await settle(taken, 'sent');
+        await settle(held, 'sent');
         d.metrics.broadcastDelivered.inc(target);
         d.log.debug({ eventId }, 'Delivered');
         m.ack();
         return;
       case 'retry': {
-        await release(taken);
+        await giveBack(held, 'release');
         if (v.reason === 'unreachable') unreachable++;
         const delay = v.delayMs ?? backoff(unreachable || 1, 1000, 60_000);
         d.gate.pause(now() + delay, v.reason);
@@ -149,7 +196,7 @@ export function createDeliverer(d: DeliverDeps): (m: JsMsg) => Promise<void> {
       }
       case 'rejected': {
         await deadLetter(m, eventId, 'rejected', v.reason);
-        await settle(taken, 'failed', scrub(v.reason, d.secrets));
+        await settle(held, 'failed', scrub(v.reason, d.secrets));
         d.metrics.broadcastDeadLettered.inc(target);
         d.log.warn(
           { eventId, status: v.status, reason: scrub(v.reason, d.secrets) },
@@ -168,7 +215,7 @@ export function createDeliverer(d: DeliverDeps): (m: JsMsg) => Promise<void> {
         return;
       }
       case 'unknown':
-        await settle(taken, 'unknown', v.detail);
+        await settle(held, 'unknown', v.detail);
         d.metrics.broadcastUnknown.inc({ ...target, reason: v.reason });
         d.log.error(
           { eventId, reason: v.reason, detail: scrub(v.detail, d.secrets), verdict: 'unknown' },
@@ -187,25 +234,64 @@ export function createDeliverer(d: DeliverDeps): (m: JsMsg) => Promise<void> {
       m.nak(wait + jitter()); // not claimed: anyone may take it once the pause is over
       return;
     }
-    let taken: TakeResult | undefined;
-    if (d.claims) {
+    const claims = d.claims;
+    let held: ClaimEntry | undefined;
+    if (claims) {
       try {
-        taken = await d.claims.take(eventId, { stream: m.info.stream, seq: m.seq });
+        held = await acquire(m, eventId, claims);
       } catch (err) {
         d.log.warn({ err, eventId }, 'Could not claim the event; will retry');
         m.nak(1000);
         return;
       }
-      if (!taken.owned) return alreadyClaimed(m, eventId, taken);
+      if (!held) return;
     }
     const text = describeEvent({
       subject: m.subject,
       data: m.string(),
       header: (name) => m.headers?.get(name) || undefined,
     });
+    let fenced = false;
+    let markFailed: unknown;
+    let markMs = 0; // NATS time inside the POST, left out of its duration
+    // The last step before the body can reach the target: if a later delivery took the claim over
+    // meanwhile (we were slow, not dead), this write fails and nothing is sent.
+    const beforeBody = claims
+      ? async () => {
+          if (!held) return true;
+          const asked = performance.now();
+          try {
+            const sending = await claims.markSending(held);
+            markMs = performance.now() - asked;
+            if (!sending) {
+              fenced = true;
+              return false;
+            }
+            held = sending;
+            // A fresh ack wait for the POST and the outcome, so that a slow but live sender is not
+            // judged abandoned by a redelivery and counted unknown.
+            m.working();
+            return true;
+          } catch (err) {
+            markFailed = err;
+            return false;
+          }
+        }
+      : undefined;
     const started = performance.now();
-    const result = await d.poster.post(d.body(text));
-    d.metrics.broadcastRequestDuration.observe(target, (performance.now() - started) / 1000);
-    await onVerdict(m, eventId, classify(result, now()), taken);
+    const result = await d.poster.post(d.body(text), { beforeBody });
+    if (result.kind === 'withheld') {
+      if (fenced) {
+        // No ack: the delivery that took the claim over acks once it has settled it.
+        d.log.info({ eventId }, 'Claim taken over by a later delivery before sending; not sent by this one');
+        return;
+      }
+      d.log.warn({ err: markFailed, eventId }, 'Could not mark the claim as sending; not sent, will retry');
+      await giveBack(held, 'giveBack');
+      m.nak(1000);
+      return;
+    }
+    d.metrics.broadcastRequestDuration.observe(target, (performance.now() - started - markMs) / 1000);
+    await onVerdict(m, eventId, classify(result, now()), held);
   };
 }

@@ -1,8 +1,8 @@
 /**
- * One POST, with enough detail to tell "certainly not sent" from "may have been sent": an error
- * before the connection (and TLS) is up means no byte reached the target; anything later is
- * ambiguous. node:http rather than fetch, because fetch hides that difference. Errors carry a
- * code only: never the URL, whose path holds the token.
+ * One POST, with enough detail to tell "certainly not sent" from "may have been sent": until the
+ * request is handed to the socket no byte of it can have reached the target; anything later is
+ * ambiguous. node:http rather than fetch, because fetch hides that difference and writes as soon as
+ * it can. Errors carry a code only: never the URL, whose path holds the token.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -11,8 +11,20 @@ import type { PostResult } from './outcome.ts';
 
 const MAX_BODY = 16 * 1024;
 
+export interface PostOptions {
+  /**
+   * Asked once the connection (and TLS) is up, at once on a kept-alive socket, before any byte of
+   * the request is written: the request goes out only when it resolves true. `post` answers only
+   * after it has settled, so the caller never acts on a claim while this still writes it.
+   */
+  beforeBody?: () => Promise<boolean>;
+}
+
+/** `withheld`: `beforeBody` said no (or threw), so nothing was written. */
+export type PostAttempt = PostResult | { kind: 'withheld' };
+
 export interface Poster {
-  post(body: string): Promise<PostResult>;
+  post(body: string, options?: PostOptions): Promise<PostAttempt>;
   close(): void;
 }
 
@@ -27,15 +39,18 @@ export function createPoster(url: URL, options: { timeoutMs: number; maxSockets:
   });
   const request = tls ? https.request : http.request;
   return {
-    post: (body) =>
-      new Promise<PostResult>((resolve) => {
-        let connected = false;
+    post: (body, { beforeBody } = {}) =>
+      new Promise<PostAttempt>((resolve) => {
+        // Node writes the headers with the first write or end(): nothing leaves before `send`.
+        let written = false;
         let settled = false;
-        const done = (r: PostResult) => {
+        let asking: Promise<void> | undefined;
+        const done = (r: PostAttempt) => {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          resolve(r);
+          if (asking) void asking.then(() => resolve(r));
+          else resolve(r);
         };
         const req = request(url, {
           method: 'POST',
@@ -47,16 +62,32 @@ export function createPoster(url: URL, options: { timeoutMs: number; maxSockets:
           },
         });
         const timer = setTimeout(() => {
-          done({ kind: 'error', sent: connected, code: connected ? 'TIMEOUT' : 'CONNECT_TIMEOUT' });
+          done({ kind: 'error', sent: written, code: written ? 'TIMEOUT' : 'CONNECT_TIMEOUT' });
           req.destroy();
         }, options.timeoutMs);
+        const send = () => {
+          written = true;
+          req.end(body);
+        };
+        const connected = () => {
+          if (settled) return;
+          if (!beforeBody) return send();
+          asking = beforeBody()
+            .catch(() => false)
+            .then((go) => {
+              if (settled) return; // timed out or failed while asking: nothing was written
+              if (go) return send();
+              done({ kind: 'withheld' });
+              req.destroy();
+            });
+        };
         req.on('socket', (socket: Socket) => {
           if (!socket.connecting)
-            connected = true; // a kept-alive socket
-          else socket.once(tls ? 'secureConnect' : 'connect', () => (connected = true));
+            connected(); // a kept-alive socket
+          else socket.once(tls ? 'secureConnect' : 'connect', connected);
         });
         req.on('error', (err: NodeJS.ErrnoException) => {
-          done({ kind: 'error', sent: connected, code: err.code ?? 'EUNKNOWN' });
+          done({ kind: 'error', sent: written, code: err.code ?? 'EUNKNOWN' });
         });
         req.on('response', (res) => {
           const chunks: Buffer[] = [];
@@ -77,7 +108,6 @@ export function createPoster(url: URL, options: { timeoutMs: number; maxSockets:
           res.on('error', finish);
           res.on('aborted', finish);
         });
-        req.end(body);
       }),
     close: () => agent.destroy(),
   };
