@@ -301,11 +301,14 @@ export const BroadcasterSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Where the workloads find NATS when the spec does not say: the Helm release `nats` beside them. */
+export const DEFAULT_NATS_URL = 'nats://nats:4222';
+
 export const NatsSchema = Type.Object(
   {
     url: Type.String({
       minLength: 1,
-      default: 'nats://nats:4222',
+      default: DEFAULT_NATS_URL,
       description: 'NATS server URL(s), comma separated.',
     }),
     credentials: Type.Optional(

@@ -1,9 +1,23 @@
 /** `dwk status` in a cluster: one snapshot from the Pipeline, its Deployments, Pods and Events. */
-import { API_VERSION, COMPONENTS, KIND, type Component } from '../../api/v1alpha1/pipeline.ts';
+import {
+  API_VERSION,
+  COMPONENTS,
+  DEFAULT_NATS_URL,
+  KIND,
+  knownTotalChunks,
+  type Component,
+} from '../../api/v1alpha1/pipeline.ts';
+import { resolveSpec } from '../../api/v1alpha1/validate.ts';
 import type { Condition, PipelineStatus, Progress } from '../../api/v1alpha1/status.ts';
 import type { KubeObject } from '../../lib/kube/client.ts';
 import type { Cluster } from './connect.ts';
+import type { BroadcastOutcomes } from '../../lib/nats/broadcast-outcomes.ts';
+import type { StageLag } from '../../lib/nats/progress.ts';
+import type { NatsServerFigures } from '../../lib/nats/server-stats.ts';
+import type { Rate } from '../local/model.ts';
+import type { ClusterNatsFigures, NatsProbe, NatsReach, PipelineRef } from './nats-probe.ts';
 import { findPipeline } from './pipelines.ts';
+import { natsFiguresLines, rateOf } from '../views/format.ts';
 
 export interface ClusterComponent {
   desired: number;
@@ -34,6 +48,13 @@ export interface ClusterStatus {
   progress?: Progress;
   conditions: Array<Pick<Condition, 'type' | 'status' | 'reason' | 'message'>>;
   events: ClusterEvent[];
+  /** How dwk reached NATS, when it tried: progress, lag and the figures below come from there. */
+  nats?: NatsReach;
+  lag?: { mapper?: StageLag; saver?: StageLag };
+  /** From the second sample on (the live view). */
+  rate?: Rate;
+  natsServer?: NatsServerFigures;
+  broadcast?: BroadcastOutcomes;
 }
 
 type Deployment = KubeObject & {
@@ -110,7 +131,47 @@ export function clusterStatusOf(
   };
 }
 
-export async function fetchClusterStatus(cluster: Cluster, name: string | undefined): Promise<ClusterStatus> {
+/** The status with what NATS says merged in: its progress is fresher than the controller's copy. Pure. */
+export function withNats(s: ClusterStatus, n: ClusterNatsFigures): ClusterStatus {
+  return {
+    ...s,
+    nats: n.nats,
+    ...(n.progress ? { progress: n.progress } : {}),
+    ...(n.lag ? { lag: n.lag } : {}),
+    ...(n.rate ? { rate: n.rate } : {}),
+    ...(n.natsServer ? { natsServer: n.natsServer } : {}),
+    ...(n.broadcast ? { broadcast: n.broadcast } : {}),
+  };
+}
+
+type PipelineObj = KubeObject & {
+  spec: { nats?: { url?: string; credentials?: { secretRef?: { name?: string } } }; broadcaster?: unknown };
+};
+
+/** Chunks of a generated source, from the spec with its defaults; undefined for a URL source. */
+function totalOf(spec: unknown): number | undefined {
+  try {
+    return knownTotalChunks(resolveSpec(spec));
+  } catch {
+    return undefined; // a spec this dwk cannot read (a newer version's): no total
+  }
+}
+
+export function pipelineRefOf(p: PipelineObj, s: ClusterStatus): PipelineRef {
+  return {
+    name: s.pipeline,
+    natsUrl: p.spec.nats?.url ?? DEFAULT_NATS_URL,
+    credentialsSecret: p.spec.nats?.credentials?.secretRef?.name,
+    hasBroadcaster: p.spec.broadcaster !== undefined,
+    knownTotal: s.progress?.chunksTotal ?? totalOf(p.spec),
+  };
+}
+
+export async function fetchClusterStatus(
+  cluster: Cluster,
+  name: string | undefined,
+  probe?: NatsProbe,
+): Promise<ClusterStatus> {
   const p = await findPipeline(cluster, name);
   const pipeline = p.metadata?.name ?? '';
   const selector = `app.kubernetes.io/instance=${pipeline},app.kubernetes.io/part-of=dwk`;
@@ -124,7 +185,9 @@ export async function fetchClusterStatus(cluster: Cluster, name: string | undefi
       `/api/v1/namespaces/${encodeURIComponent(ns)}/events?fieldSelector=${fields}`,
     ),
   ]);
-  return clusterStatusOf(p, deployments.items, pods.items, events.items);
+  const status = clusterStatusOf(p, deployments.items, pods.items, events.items);
+  if (!probe) return status;
+  return withNats(status, await probe.read(pipelineRefOf(p, status)));
 }
 
 export async function setPaused(cluster: Cluster, name: string, paused: boolean): Promise<void> {
@@ -139,12 +202,19 @@ const pad = (rows: string[][]) => {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join(''));
 };
 
+function natsLine(s: ClusterStatus): string {
+  const n = s.nats;
+  if (!n) return s.natsUrl ?? '(default)';
+  const via = n.via === 'port-forward' && n.pod ? ` (through a port-forward to ${n.pod})` : '';
+  return `${n.url}${via}${n.reachable ? '' : ` UNREACHABLE: ${n.error ?? ''}`}`;
+}
+
 /** The readable `dwk status` of a cluster pipeline, for pipes and --once. */
 export function clusterStatusText(s: ClusterStatus): string {
   const ready = s.conditions.find((c) => c.type === 'Ready');
   const lines = [
     `Pipeline:  ${s.pipeline} (namespace ${s.namespace}, ${s.paused ? 'paused' : ready?.status === 'True' ? 'ready' : 'not ready'}, generation ${s.generation}, observed ${s.observedGeneration ?? '-'})`,
-    `NATS:      ${s.natsUrl ?? '(default)'}`,
+    `NATS:      ${natsLine(s)}`,
     '',
     ...pad([
       ['COMPONENT', 'DESIRED', 'READY', 'UPDATED', 'RESTARTS'],
@@ -161,6 +231,9 @@ export function clusterStatusText(s: ClusterStatus): string {
       ? `Chunks:    ${p.chunksSaved}${p.chunksTotal === undefined ? '' : `/${p.chunksTotal}`} saved, ${p.chunksPublished} published, ${p.chunksDeadLettered} dead-lettered`
       : 'Chunks:    unknown (the controller has not read NATS)',
   );
+  const rate = rateOf(s.rate);
+  if (rate) lines.push(`Rate:      ${rate}`);
+  lines.push(...natsFiguresLines(s));
   if (s.conditions.length) {
     lines.push(
       '',

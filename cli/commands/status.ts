@@ -16,11 +16,18 @@ export function statusCommand(ctx: CliContext): Command {
     .option('--local', 'a pipeline started with dwk up --local')
     .option('--once', 'print one snapshot and exit')
     .option('-o, --output <format>', 'json or yaml (default: a table)')
+    .option('--nats-url <url>', "cluster: read NATS here instead of at the Pipeline's spec.nats.url")
+    .option(
+      '--nats-monitor-url <url>',
+      'cluster: the NATS monitoring endpoint (default: port 8222 of the NATS host)',
+    )
+    .option('--no-nats', 'cluster: only what the API server knows; do not connect to NATS')
     .addHelpText(
       'after',
       examples(
         'dwk status',
         'dwk status demo -n team --once -o json',
+        'dwk status demo --nats-url nats://127.0.0.1:4222 --nats-monitor-url http://127.0.0.1:8222',
         'dwk status --local',
         'dwk status --local --once -o json',
         'dwk status example --local -o yaml',
@@ -29,7 +36,14 @@ export function statusCommand(ctx: CliContext): Command {
     .action(
       async (
         pipeline: string | undefined,
-        opts: { local?: boolean; once?: boolean; output?: string },
+        opts: {
+          local?: boolean;
+          once?: boolean;
+          output?: string;
+          nats: boolean;
+          natsUrl?: string;
+          natsMonitorUrl?: string;
+        },
         cmd: Command,
       ) => {
         const { parseOutputFormat, parsePipelineName } = await import('../args.ts');
@@ -37,7 +51,14 @@ export function statusCommand(ctx: CliContext): Command {
         const name = pipeline === undefined ? undefined : parsePipelineName(pipeline);
         if (!opts.local) {
           const { statusCluster } = await import('../cluster/status-command.ts');
-          const args = { pipeline: name, format, once: opts.once === true };
+          const args = {
+            pipeline: name,
+            format,
+            once: opts.once === true,
+            nats: opts.nats,
+            natsUrl: opts.natsUrl,
+            natsMonitorUrl: opts.natsMonitorUrl,
+          };
           await statusCluster(args, cmd.optsWithGlobals<ClusterFlags>(), ctx, outputOf(cmd, ctx));
           return;
         }

@@ -1,7 +1,9 @@
 /** What `dwk status --local` reports: the shape of `-o json`, shared by the views. Types only. */
 import type { Component } from '../../api/v1alpha1/pipeline.ts';
 import type { Progress } from '../../api/v1alpha1/status.ts';
+import type { BroadcastOutcomes } from '../../lib/nats/broadcast-outcomes.ts';
 import type { StageLag } from '../../lib/nats/progress.ts';
+import type { NatsServerFigures } from '../../lib/nats/server-stats.ts';
 import type { ComponentSnapshot } from './supervisor.ts';
 
 export type LocalPhase = 'Starting' | 'Running' | 'Complete' | 'Stopping';
@@ -34,4 +36,8 @@ export interface LocalStatus {
   progress?: Progress;
   lag?: { mapper?: StageLag; saver?: StageLag };
   rate?: Rate;
+  /** From the nats-server's monitoring port, when dwk knows it (it started the server). */
+  natsServer?: NatsServerFigures;
+  /** Present once a broadcaster has reported. */
+  broadcast?: BroadcastOutcomes;
 }

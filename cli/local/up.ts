@@ -28,6 +28,7 @@ import { systemClock } from './clock.ts';
 import { serveControl } from './control.ts';
 import type { LocalPhase } from './model.ts';
 import { assembleStatus, ProgressMonitor, type RunInfo } from './monitor.ts';
+import { readServerFigures } from '../../lib/nats/server-stats.ts';
 import { componentEnv, localPaths, type LocalPaths } from './prepare.ts';
 import { workloadSpawner } from './processes.ts';
 import { inkReporter, plainReporter, type Reporter } from './reporter.ts';
@@ -166,7 +167,13 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
     });
     cleanups.push(['NATS connection', () => nc.close()]);
     const reader = await progressReader(nc, name, knownTotalChunks(pipeline.spec));
-    const monitor = new ProgressMonitor(() => reader.read(), systemClock);
+    const monitorUrl = nats.monitorUrl;
+    const monitor = new ProgressMonitor(() => reader.read(), systemClock, {
+      ...(monitorUrl !== undefined ? { server: () => readServerFigures(monitorUrl) } : {}),
+      ...(componentsOf(pipeline.spec).includes('broadcaster')
+        ? { broadcast: () => reader.broadcastOutcomes() }
+        : {}),
+    });
 
     let tracked: ReturnType<typeof trackTargets> | undefined;
     if (opts.prometheus) {

@@ -1,6 +1,9 @@
 /** Plain-text renderings of a local pipeline's state: pure functions of the status. */
 import { COMPONENTS } from '../../api/v1alpha1/pipeline.ts';
-import type { LocalStatus } from '../local/model.ts';
+import type { BroadcastOutcomes } from '../../lib/nats/broadcast-outcomes.ts';
+import type { NatsServerFigures } from '../../lib/nats/server-stats.ts';
+import type { StageLag } from '../../lib/nats/progress.ts';
+import type { LocalStatus, Rate } from '../local/model.ts';
 
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
@@ -17,6 +20,40 @@ export function percent(done: number, total: number | undefined): number | undef
   return Math.min(100, Math.floor((done / total) * 100));
 }
 
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 || v >= 10 ? 0 : 1)} ${units[i]}`;
+}
+
+/** "nats-server 2.14.5 · 9 connections · 0 slow consumers · in 1,200 msg/s (96 KiB/s) · …". */
+export function natsServerText(f: NatsServerFigures): string {
+  const r = f.rates;
+  const flow = r
+    ? ` · in ${formatCount(Math.round(r.inMsgs))} msg/s (${formatBytes(r.inBytes)}/s) · out ${formatCount(Math.round(r.outMsgs))} msg/s (${formatBytes(r.outBytes)}/s)`
+    : ` · ${formatCount(f.totals.inMsgs)} msgs in, ${formatCount(f.totals.outMsgs)} out`;
+  const js = f.jetstream
+    ? ` · JetStream ${formatCount(f.jetstream.streams)} streams, ${formatCount(f.jetstream.consumers)} consumers, ${formatBytes(f.jetstream.bytes)}`
+    : '';
+  return `nats-server ${f.version} · ${formatCount(f.connections)} connections · ${formatCount(f.slowConsumers)} slow consumers${flow}${js}`;
+}
+
+/** "1,234 delivered · 0 failed · 0 dead-lettered · 3 skipped · 0 unknown". */
+export function broadcastText(o: BroadcastOutcomes): string {
+  return [
+    `${formatCount(o.delivered)} delivered`,
+    `${formatCount(o.failed)} failed (retried)`,
+    `${formatCount(o.deadLettered)} dead-lettered`,
+    `${formatCount(o.skippedDuplicate)} skipped as duplicates`,
+    `${formatCount(o.unknown)} unknown`,
+  ].join(' · ');
+}
+
 /** "512/1,000 chunks saved (51%)", or without a total "512 chunks saved". */
 export function savedText(status: LocalStatus): string {
   const p = status.progress;
@@ -27,10 +64,7 @@ export function savedText(status: LocalStatus): string {
 }
 
 export function rateText(status: LocalStatus): string {
-  const r = status.rate;
-  if (!r) return '';
-  const rate = `${r.chunksPerSecond.toFixed(r.chunksPerSecond < 10 ? 1 : 0)} chunks/s`;
-  return r.etaSeconds === undefined ? rate : `${rate} · ETA ${formatDuration(r.etaSeconds)}`;
+  return rateOf(status.rate);
 }
 
 export function replicasText(status: LocalStatus): string {
@@ -62,6 +96,35 @@ function table(rows: string[][]): string[] {
   );
 }
 
+/** Lag per stage, the NATS server and the broadcasters: the tail of `dwk status` in both modes. */
+export function natsFiguresLines(s: {
+  lag?: { mapper?: StageLag; saver?: StageLag };
+  natsServer?: NatsServerFigures;
+  broadcast?: BroadcastOutcomes;
+}): string[] {
+  const lines: string[] = [];
+  const lag = s.lag;
+  if (lag && (lag.mapper || lag.saver)) {
+    lines.push('');
+    const rows = [['STAGE', 'PENDING', 'ACK-PENDING', 'REDELIVERED']];
+    for (const [stage, l] of Object.entries(lag)) {
+      if (l) rows.push([stage, String(l.pending), String(l.ackPending), String(l.redelivered)]);
+    }
+    lines.push(...table(rows));
+  }
+  if (s.natsServer || s.broadcast) lines.push('');
+  if (s.natsServer) lines.push(`Server:    ${natsServerText(s.natsServer)}`);
+  if (s.broadcast) lines.push(`Broadcast: ${broadcastText(s.broadcast)}`);
+  return lines;
+}
+
+/** "12 chunks/s · ETA 1m05s". */
+export function rateOf(r: Rate | undefined): string {
+  if (!r) return '';
+  const rate = `${r.chunksPerSecond.toFixed(r.chunksPerSecond < 10 ? 1 : 0)} chunks/s`;
+  return r.etaSeconds === undefined ? rate : `${rate} · ETA ${formatDuration(r.etaSeconds)}`;
+}
+
 /** The readable `dwk status --local` output. */
 export function statusText(status: LocalStatus): string {
   const lines = [
@@ -89,14 +152,6 @@ export function statusText(status: LocalStatus): string {
   } else {
     lines.push('Chunks:    unknown (NATS not reachable)');
   }
-  const lag = status.lag;
-  if (lag && (lag.mapper || lag.saver)) {
-    lines.push('');
-    const rows2 = [['STAGE', 'PENDING', 'ACK-PENDING', 'REDELIVERED']];
-    for (const [stage, l] of Object.entries(lag)) {
-      if (l) rows2.push([stage, String(l.pending), String(l.ackPending), String(l.redelivered)]);
-    }
-    lines.push(...table(rows2));
-  }
+  lines.push(...natsFiguresLines(status));
   return lines.join('\n');
 }

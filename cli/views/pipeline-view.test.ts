@@ -84,6 +84,50 @@ describe('the live pipeline view', () => {
     unmount();
   });
 
+  it('shows what NATS says in a cluster: rate and ETA, lag, server figures, broadcasters', () => {
+    const server = {
+      serverId: 'S1',
+      version: '2.14.5',
+      uptime: '1h',
+      connections: 12,
+      slowConsumers: 1,
+      totals: { inMsgs: 1000, outMsgs: 2000, inBytes: 1 << 20, outBytes: 2 << 20 },
+      rates: { inMsgs: 1234, outMsgs: 2345, inBytes: 100 * 1024, outBytes: 3 * 1024 * 1024 },
+      jetstream: { streams: 7, consumers: 9, messages: 100, bytes: 5 * 1024 * 1024 },
+    };
+    const model = fromCluster(
+      clusterStatus({
+        nats: { url: 'nats://nats.team.svc:4222', via: 'port-forward', pod: 'nats-0', reachable: true },
+        rate: { chunksPerSecond: 25, etaSeconds: 20 },
+        lag: { mapper: { pending: 400, ackPending: 8, redelivered: 1, waiting: 2 } },
+        natsServer: server,
+        broadcast: { delivered: 9, failed: 2, deadLettered: 1, skippedDuplicate: 3, unknown: 0 },
+      }),
+    );
+    const { lastFrame, unmount } = render(h(PipelineView, { ...props, width: 160, model }));
+    const frame = lastFrame() ?? '';
+    assert.match(frame, /25 chunks\/s · ETA 20s/);
+    assert.match(frame, /mapper: 400 pending, 8 ack pending, 1 redelivered/);
+    assert.match(
+      frame,
+      /nats-server 2\.14\.5 · 12 connections · 1 slow consumers · in 1,234 msg\/s \(100 KiB\/s\) · out 2,345 msg\/s \(3\.0 MiB\/s\) · JetStream 7 streams, 9 consumers, 5\.0 MiB/,
+    );
+    assert.match(
+      frame,
+      /broadcast: 9 delivered · 2 failed \(retried\) · 1 dead-lettered · 3 skipped as duplicates · 0 unknown/,
+    );
+    unmount();
+
+    const away = fromCluster(
+      clusterStatus({
+        nats: { url: 'nats://n:4222', via: 'direct', reachable: false, error: 'ECONNREFUSED' },
+      }),
+    );
+    const r2 = render(h(PipelineView, { ...props, model: away }));
+    assert.match(r2.lastFrame() ?? '', /NATS unreachable: ECONNREFUSED/);
+    r2.unmount();
+  });
+
   it('keys: arrows select, + and - scale the selected component, p pauses, q quits', async () => {
     const calls: string[] = [];
     const store = createStore<LiveModel>({

@@ -8,7 +8,16 @@ import { COMPONENTS } from '../../api/v1alpha1/pipeline.ts';
 import type { ClusterStatus } from '../cluster/status.ts';
 import { useStore, type Store } from '../hooks/use-store.ts';
 import type { LocalStatus } from '../local/model.ts';
-import { formatCount, percent, rateText, savedText } from './format.ts';
+import type { StageLag } from '../../lib/nats/progress.ts';
+import {
+  broadcastText,
+  formatCount,
+  natsServerText,
+  percent,
+  rateOf,
+  rateText,
+  savedText,
+} from './format.ts';
 import { progressBar } from './up-view.ts';
 
 const h = React.createElement;
@@ -26,10 +35,18 @@ export interface PipelineViewModel {
   progress?: { done: number; total?: number; text: string };
   rate?: string;
   lag: string[];
+  /** NATS server figures, one line. */
+  server?: string;
+  broadcast?: string;
   conditions: Array<{ text: string; ok: boolean }>;
   events: Array<{ text: string; warn: boolean }>;
   paused: boolean;
 }
+
+const lagLines = (lag: { mapper?: StageLag; saver?: StageLag } | undefined) =>
+  Object.entries(lag ?? {}).flatMap(([stage, l]) =>
+    l ? [`${stage}: ${l.pending} pending, ${l.ackPending} ack pending, ${l.redelivered} redelivered`] : [],
+  );
 
 export function fromCluster(s: ClusterStatus): PipelineViewModel {
   const ready = s.conditions.find((c) => c.type === 'Ready');
@@ -49,11 +66,19 @@ export function fromCluster(s: ClusterStatus): PipelineViewModel {
           },
         }
       : {}),
-    lag: [],
-    conditions: s.conditions.map((c) => ({
-      text: `${c.type}=${c.status} ${c.reason}: ${c.message}`,
-      ok: c.status === 'True' || (c.type === 'Degraded' && c.status === 'False'),
-    })),
+    ...(rateOf(s.rate) ? { rate: rateOf(s.rate) } : {}),
+    lag: lagLines(s.lag),
+    ...(s.natsServer ? { server: natsServerText(s.natsServer) } : {}),
+    ...(s.broadcast ? { broadcast: `broadcast: ${broadcastText(s.broadcast)}` } : {}),
+    conditions: [
+      ...(s.nats && !s.nats.reachable
+        ? [{ text: `NATS unreachable: ${s.nats.error ?? ''}`, ok: false }]
+        : []),
+      ...s.conditions.map((c) => ({
+        text: `${c.type}=${c.status} ${c.reason}: ${c.message}`,
+        ok: c.status === 'True' || (c.type === 'Degraded' && c.status === 'False'),
+      })),
+    ],
     events: s.events.map((e) => ({
       text: `${e.lastSeen.slice(11, 19)} ${e.reason}: ${e.message}${e.count > 1 ? ` (×${e.count})` : ''}`,
       warn: e.type === 'Warning',
@@ -81,9 +106,9 @@ export function fromLocal(s: LocalStatus): PipelineViewModel {
         }
       : {}),
     ...(rate ? { rate } : {}),
-    lag: Object.entries(s.lag ?? {}).flatMap(([stage, l]) =>
-      l ? [`${stage}: ${l.pending} pending, ${l.ackPending} ack pending, ${l.redelivered} redelivered`] : [],
-    ),
+    lag: lagLines(s.lag),
+    ...(s.natsServer ? { server: natsServerText(s.natsServer) } : {}),
+    ...(s.broadcast ? { broadcast: `broadcast: ${broadcastText(s.broadcast)}` } : {}),
     conditions: [
       {
         text: s.nats.reachable ? `NATS ${s.nats.url}` : `NATS unreachable: ${s.nats.error ?? ''}`,
@@ -135,6 +160,8 @@ export function PipelineView({ model, error, message, selected, width, height, c
     }
     if (model.rate) line('rate', model.rate);
     model.lag.forEach((l, i) => line(`lag-${i}`, l, { dimColor: true }));
+    if (model.server) line('server', model.server);
+    if (model.broadcast) line('broadcast', model.broadcast);
     model.conditions.forEach((x, i) => line(`cond-${i}`, x.text, { color: x.ok ? c('green') : c('yellow') }));
     // Events fill what is left of the screen, newest first.
     const room = Math.max(0, height - lines.length - 3);

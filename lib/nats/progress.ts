@@ -3,6 +3,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Progress } from '../../api/v1alpha1/status.ts';
+import { readBroadcastOutcomes, type BroadcastOutcomes } from './broadcast-outcomes.ts';
 import { topology } from './topology.ts';
 
 /** What the fetcher records in the state bucket under `fetcher.progress`. */
@@ -40,6 +41,8 @@ export function decodeFetcherProgress(bytes: Uint8Array | undefined): FetcherPro
 
 export interface ProgressReader {
   read(): Promise<PipelineFigures>;
+  /** What the broadcasters did, summed over every process; undefined before any reported. */
+  broadcastOutcomes(): Promise<BroadcastOutcomes | undefined>;
 }
 
 /**
@@ -113,6 +116,14 @@ export async function progressReader(
         objectsDeadLettered: dlqAll.messages - dlqChunks.messages,
       };
       return { progress, lag: { ...(mapper ? { mapper } : {}), ...(saver ? { saver } : {}) } };
+    },
+    async broadcastOutcomes() {
+      try {
+        return await readBroadcastOutcomes(await kvm.open(t.buckets.state));
+      } catch (err) {
+        if (notFound(err)) return undefined;
+        throw err;
+      }
     },
   };
 }

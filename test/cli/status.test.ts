@@ -6,7 +6,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import type { ClusterStatus } from '../../cli/cluster/status.ts';
+import { jetstream } from '@nats-io/jetstream';
 import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
+import { outcomesKey } from '../../lib/nats/broadcast-outcomes.ts';
+import { connectNats } from '../../lib/nats/connect.ts';
+import { startNatsServer } from '../../lib/nats/server.ts';
+import { ensurePipeline } from '../../lib/nats/setup.ts';
 import { startController } from '../support/controller.ts';
 import { eventually, testCluster } from '../testbed/support.ts';
 import { DWK, dwkEnv, runDwk, tempDir, writePipeline } from './helpers.ts';
@@ -71,6 +76,12 @@ describe('dwk status in a cluster', { timeout: 180_000 }, () => {
     assert.equal(s.conditions.find((c) => c.type === 'Ready')?.status, 'True');
     assert.equal(s.observedGeneration, s.generation);
     assert.equal(await mapperReplicas(ns, 'st'), s.components.mapper?.desired);
+    // `n` does not resolve here, so dwk tried a port-forward to Service n, which does not exist:
+    // shown as a fact about NATS, while the rest of the status is still printed.
+    assert.equal(s.nats?.url, 'nats://n:4222');
+    assert.equal(s.nats.via, 'port-forward');
+    assert.equal(s.nats.reachable, false);
+    assert.match(s.nats.error ?? '', new RegExp(`cannot port-forward to Service ${ns}/n: .*not found`, 'i'));
 
     const yaml = await runDwk(env, dir, 'status', 'st', '-n', ns, '-o', 'yaml');
     assert.equal(yaml.code, 0, yaml.stderr);
@@ -80,10 +91,96 @@ describe('dwk status in a cluster', { timeout: 180_000 }, () => {
     assert.match(text.stdout, /Pipeline: {2}st \(namespace \S+, ready, generation 1, observed 1\)/);
     assert.match(text.stdout, /mapper\s+2\s+2\s+2\s+0/);
     assert.match(text.stdout, /Ready\s+True\s+AllReplicasReady/);
+    assert.match(text.stdout, /^NATS: {6}nats:\/\/n:4222 UNREACHABLE: cannot port-forward to Service/m);
 
     const none = await runDwk(env, dir, 'status', 'nope', '-n', ns, '--once');
     assert.equal(none.code, 1);
     assert.match(none.stderr, /no Pipeline "nope" in namespace/);
+  });
+
+  test('reads progress, lag, the NATS server and the broadcasters from NATS itself', async (t) => {
+    const ns = await cluster.newNamespace(t, 'cli-nats');
+    const dir = tempDir('cli-nats');
+    const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+    t.after(() => nats.stop());
+    const nc = await connectNats({ servers: nats.url, name: 'test' });
+    t.after(() => nc.close());
+    const env = dwkEnv(cluster, dir, { helm: false });
+    const file = writePipeline(dir, 'fig', {
+      source: { generate: { objects: 1000 } },
+      broadcaster: { target: { type: 'generic', urlFrom: { secretKeyRef: { name: 'hook', key: 'url' } } } },
+    });
+    const up = await runDwk(
+      env,
+      dir,
+      'up',
+      '-f',
+      file,
+      '-n',
+      ns,
+      '--nats-url',
+      nats.url,
+      '--controller',
+      'none',
+      '--no-wait',
+    );
+    assert.equal(up.code, 0, up.stderr);
+    // What the workloads would have left in NATS: 3 chunks waiting for a mapper, one broadcaster's counts.
+    const { topology: topo, kvm } = await ensurePipeline(nc, 'fig', {
+      mapper: { maxDeliver: 5, ackWaitSeconds: 30 },
+    });
+    const js = jetstream(nc);
+    for (let c = 0; c < 3; c++)
+      await js.publish(topo.subjects.chunk(c), '[]', { msgID: topo.msgIds.chunk(c) });
+    const state = await kvm.open(topo.buckets.state);
+    await state.put(
+      outcomesKey('fig-broadcaster-abc', '1234'),
+      JSON.stringify({ delivered: 4, failed: 1, deadLettered: 0, skippedDuplicate: 2, unknown: 0 }),
+    );
+
+    const json = await runDwk(
+      env,
+      dir,
+      'status',
+      'fig',
+      '-n',
+      ns,
+      '--once',
+      '-o',
+      'json',
+      '--nats-monitor-url',
+      nats.monitorUrl,
+    );
+    assert.equal(json.code, 0, json.stderr);
+    const s = JSON.parse(json.stdout) as ClusterStatus;
+    assert.deepEqual(s.nats, { url: nats.url, via: 'direct', reachable: true });
+    assert.equal(s.lag?.mapper?.pending, 3);
+    assert.equal(s.progress?.chunksTotal, 10);
+    assert.deepEqual(s.broadcast, {
+      delivered: 4,
+      failed: 1,
+      deadLettered: 0,
+      skippedDuplicate: 2,
+      unknown: 0,
+    });
+    assert.match(s.natsServer?.version ?? '', /^2\.\d+\.\d+$/);
+    assert.ok((s.natsServer?.connections ?? 0) >= 2, 'the test and dwk itself');
+    assert.ok((s.natsServer?.jetstream?.streams ?? 0) >= 5);
+
+    const text = await runDwk(env, dir, 'status', 'fig', '-n', ns, '--nats-monitor-url', nats.monitorUrl);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^mapper\s+3\s+0\s+0$/m);
+    assert.match(text.stdout, /^Server: {4}nats-server 2\.\d+\.\d+ · \d+ connections · 0 slow consumers/m);
+    assert.match(
+      text.stdout,
+      /^Broadcast: 4 delivered · 1 failed \(retried\) · 0 dead-lettered · 2 skipped as duplicates · 0 unknown$/m,
+    );
+
+    const quiet = await runDwk(env, dir, 'status', 'fig', '-n', ns, '--once', '-o', 'json', '--no-nats');
+    assert.equal(quiet.code, 0, quiet.stderr);
+    const q = JSON.parse(quiet.stdout) as ClusterStatus;
+    assert.equal(q.nats, undefined);
+    assert.equal(q.lag, undefined);
   });
 
   test(

@@ -36,7 +36,16 @@ export async function dwk(cwd: string, ...args: string[]) {
 
 /** `dwk up --local ...` in the background; the caller stops it. */
 export function startUp(cwd: string, ...args: string[]): ResultPromise<{ reject: false }> {
-  return execa(DWK, ['up', '--local', ...args], { cwd, env, reject: false });
+  return startUpWithEnv(cwd, {}, ...args);
+}
+
+/** The same, with extra environment variables (e.g. a broadcaster's urlFromEnv). */
+export function startUpWithEnv(
+  cwd: string,
+  extraEnv: Record<string, string>,
+  ...args: string[]
+): ResultPromise<{ reject: false }> {
+  return execa(DWK, ['up', '--local', ...args], { cwd, env: { ...env, ...extraEnv }, reject: false });
 }
 
 export async function waitFor<T>(

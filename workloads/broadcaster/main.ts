@@ -13,6 +13,7 @@ import type { RoleContext } from '../role.ts';
 import { Claims } from './claims.ts';
 import { createDeliverer } from './deliver.ts';
 import { Gate } from './gate.ts';
+import { reportOutcomes } from './outcomes.ts';
 import { createPoster } from './post.ts';
 import { CLAIM_TTL_MS, ensureBroadcasterNats } from './setup.ts';
 import { endpoint, requestBody, secretsOf, type Target } from './target.ts';
@@ -61,6 +62,14 @@ export async function runBroadcaster(config: BroadcasterConfig, ctx: RoleContext
     { target: config.targetType, subjects: config.subjects, streams: sources.map((s) => s.stream) },
     'Broadcasting',
   );
+  const outcomes = reportOutcomes({
+    kv: await kvm.open(t.buckets.state),
+    instance: config.instance,
+    processId: randomUUID().slice(0, 8),
+    metrics: ctx.metrics,
+    log,
+  });
+  ctx.onStop(() => outcomes.stop());
   ctx.setReady(true);
   await Promise.all(
     sources.map(async (s) =>
