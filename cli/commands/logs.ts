@@ -18,10 +18,11 @@ export function logsCommand(ctx: CliContext): Command {
   return new Command('logs')
     .summary('print the logs of every replica of a component, interleaved')
     .description(
-      'Print the logs of every replica of a component in time order, each line prefixed by its\n' +
-        "Pod (cluster) or instance (local, e.g. mapper-0), the workloads' JSON lines as text:\n" +
-        'time, level, message, fields. -f follows new lines and new replicas until Ctrl-C.\n' +
-        'Components: fetcher, mapper, saver, broadcaster, or all.',
+      'Print the logs of every replica of a component in time order, each line\n' +
+        'prefixed by its Pod (cluster) or instance (local: mapper-0, mapper-1…). The\n' +
+        "workloads' JSON lines become text: time, level, message, fields. -f follows\n" +
+        'new lines and new replicas until Ctrl-C. Components: fetcher, mapper, saver,\n' +
+        "broadcaster, or all. Exit 4 when no replica's log could be read.",
     )
     .argument('<component>', 'fetcher, mapper, saver, broadcaster or all')
     .argument('[pipeline]', 'name of the pipeline (default: the only one)')

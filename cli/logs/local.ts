@@ -2,7 +2,7 @@
  * `dwk logs --local`: the log files of a local pipeline's instances (`<data-dir>/logs/mapper-0.log`…),
  * in time order, each line prefixed by its instance; with -f, new lines and new instances as they come.
  */
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { COMPONENTS, type Component } from '../../api/v1alpha1/pipeline.ts';
@@ -91,6 +91,19 @@ export async function instanceLogs(
     .map(({ instance, file }) => ({ instance, file }));
 }
 
+/** A log file's bytes; one removed meanwhile (dwk down --purge) is empty. */
+async function readLog(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
+    throw new UserError(`cannot read ${file}: ${(err as Error).message}`, {
+      exitCode: EXIT.failure,
+      cause: err,
+    });
+  }
+}
+
 const toLine = (source: string) => (text: string) => ({ source, text, time: pinoTime(text) });
 
 /** A log file followed from an offset; bytes are decoded across reads. */
@@ -112,7 +125,12 @@ async function readNew(tail: Tail): Promise<string[]> {
   }
   if (size < tail.offset) Object.assign(tail, { offset: 0, rest: '', decoder: new StringDecoder('utf8') });
   if (size === tail.offset) return [];
-  const fh = await open(tail.file, 'r');
+  let fh: FileHandle;
+  try {
+    fh = await open(tail.file, 'r');
+  } catch {
+    return []; // removed since the stat; a new one is read from 0 once it grows
+  }
   try {
     const buf = Buffer.alloc(size - tail.offset);
     const { bytesRead } = await fh.read(buf, 0, buf.length, tail.offset);
@@ -152,7 +170,7 @@ export async function logsLocal(req: LogsRequest, ctx: CliContext, out: Output):
   const tails: Tail[] = [];
   const backlog = await Promise.all(
     files.map(async ({ instance, file }) => {
-      const buf = await readFile(file);
+      const buf = await readLog(file);
       const tail: Tail = { instance, file, offset: buf.length, decoder: new StringDecoder('utf8'), rest: '' };
       tails.push(tail);
       const { lines, rest } = splitLines(tail.decoder.write(buf));
