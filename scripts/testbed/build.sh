@@ -3,7 +3,7 @@
 # (default ~/.cache/dwk, override with DWK_CACHE), one directory per tool and version:
 #   tools/kubernetes-<v>/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl}  from tools/k8s
 #   tools/etcd-<v>/etcd                                                                   from tools/etcd
-#   tools/kwok-<v>/{kwok,stages.yaml}  tools/helm-<v>/helm                                by go install
+#   tools/kwok-<v>/{kwok,stages.yaml,crds.yaml}  tools/helm-<v>/helm                      by go install
 # and nats-server through scripts/install-deps.sh. A warm run only checks stamps and takes seconds.
 # The single entry CI calls before the tests.
 set -euo pipefail
@@ -128,26 +128,44 @@ go_install() {
   start=$SECONDS
   (cd "$tmp" && GOBIN="$tmp" GOFLAGS=-mod=mod with_ticker "$name" go install -trimpath -ldflags "-s -w $ldflags" "$pkg@$v")
   log "  $name: built in $((SECONDS - start)) s"
-  if [ "$name" = kwok ]; then
-    kwok_stages "$tmp"
-  fi
   rm -rf "$dir" && mv "$tmp" "$dir"
 }
 
-# The standalone kwok binary has no built-in stages; these are the ones kwokctl uses, from the module zip.
-kwok_stages() {
-  local src f
-  src="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
-  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-    pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+# The standalone kwok binary has no built-in stages and does not install its CRDs: build.sh copies the
+# stages kwokctl uses, and the CRDs of the objects that make the fake nodes serve logs, port-forward,
+# exec and attach, from kwok's module into its tool directory. Their own stamp (of these lists) lets a
+# kwok built before a list changed be completed in place, without a rebuild.
+KWOK_STAGES=(node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
+  pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml)
+KWOK_CRDS=(logs clusterlogs portforwards clusterportforwards execs clusterexecs attaches clusterattaches)
+kwok_files() {
+  local dir=$1 stamp src f
+  stamp=$(echo "$KWOK_VERSION ${KWOK_STAGES[*]} ${KWOK_CRDS[*]}" | sha256sum | cut -c1-16)
+  if [ "$(cat "$dir/.files-stamp" 2>/dev/null)" = "$stamp" ] && [ -s "$dir/stages.yaml" ] && [ -s "$dir/crds.yaml" ]; then
+    return 0
+  fi
+  log "kwok $KWOK_VERSION: copying its stages and CRDs into $dir"
+  # The module is in GOMODCACHE after go install; a cache kept without GOMODCACHE fetches it (a zip).
+  src=$(cd "$cache/tools" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src/kustomize" ] || { log "sigs.k8s.io/kwok@$KWOK_VERSION: no module directory ($src)"; exit 1; }
+  for f in "${KWOK_STAGES[@]}"; do
     printf -- '---\n# from sigs.k8s.io/kwok@%s/kustomize/stage/%s\n' "$KWOK_VERSION" "$f"
-    cat "$src/$f"
-  done >"$1/stages.yaml"
+    cat "$src/kustomize/stage/$f"
+  done >"$dir/stages.yaml.tmp"
+  for f in "${KWOK_CRDS[@]}"; do
+    printf -- '---\n# from sigs.k8s.io/kwok@%s/kustomize/crd/bases/kwok.x-k8s.io_%s.yaml\n' "$KWOK_VERSION" "$f"
+    cat "$src/kustomize/crd/bases/kwok.x-k8s.io_$f.yaml"
+  done >"$dir/crds.yaml.tmp"
+  mv "$dir/stages.yaml.tmp" "$dir/stages.yaml"
+  mv "$dir/crds.yaml.tmp" "$dir/crds.yaml"
+  echo "$stamp" >"$dir/.files-stamp"
 }
 
 build_kubernetes
 build_etcd
 go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+kwok_files "$cache/tools/kwok-$KWOK_VERSION"
 go_install helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION" "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
 bash "$root/scripts/install-deps.sh"
 log "test bed binaries ready in $((SECONDS - total_start)) s"

@@ -33,5 +33,6 @@ test('binaries are found in the cache by tool and version', () => {
   assert.equal(bins.kubeApiserver, '/c/tools/kubernetes-v1.2.3/kube-apiserver');
   assert.equal(bins.etcd, '/c/tools/etcd-v3/etcd');
   assert.equal(bins.kwokStages, '/c/tools/kwok-v0/stages.yaml');
+  assert.equal(bins.kwokCrds, '/c/tools/kwok-v0/crds.yaml');
   assert.equal(bins.helm, '/c/tools/helm-v4/helm');
 });

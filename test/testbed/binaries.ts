@@ -26,6 +26,8 @@ export interface Binaries {
   kwok: string;
   /** kwok's Stage definitions, copied from its module by build.sh. */
   kwokStages: string;
+  /** kwok's CRDs for Logs, PortForward, Exec and Attach (namespaced and Cluster*), copied by build.sh. */
+  kwokCrds: string;
   helm: string;
 }
 
@@ -65,6 +67,7 @@ export function binaryPaths(
     kubectl: join(k8s, 'kubectl'),
     kwok: join(tools, `kwok-${versions.kwok}`, 'kwok'),
     kwokStages: join(tools, `kwok-${versions.kwok}`, 'stages.yaml'),
+    kwokCrds: join(tools, `kwok-${versions.kwok}`, 'crds.yaml'),
     helm: join(tools, `helm-${versions.helm}`, 'helm'),
   };
 }
