@@ -1,7 +1,8 @@
 /**
  * Six broadcaster processes, 10,000 todo events, one random replica SIGKILLed every second and
  * started again: the receiver must never see an event twice, and every event it never saw must
- * be on record as "unknown" (claimed by a replica that died mid-send), never silently lost.
+ * be on record as "unknown" (its replica died while sending), never silently lost. A replica
+ * killed after claiming but before sending leaves a claim that a redelivery takes over and sends.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import assert from 'node:assert/strict';
@@ -98,13 +99,15 @@ describe('broadcaster under SIGKILL', { timeout: 420_000 }, () => {
     const states = await claimStates(bed.nc, PIPELINE);
     const byState = new Map<string, number>();
     for (const r of states.values()) byState.set(r.state, (byState.get(r.state) ?? 0) + 1);
+    const takenOver = [...states.values()].filter((r) => r.tookOverFrom).length;
     const missing: number[] = [];
     for (let i = 0; i < EVENTS; i++) if (!counts.has(`Todo created: item ${i}`)) missing.push(i);
     const silentlyLost = missing.filter((i) => states.get(todoEventId(todo(i)))?.state !== 'unknown');
     console.log(
       `chaos: ${EVENTS} events, ${REPLICAS} replicas, ${kills} SIGKILLs in ${seconds.toFixed(1)} s; ` +
         `delivered ${counts.size}, duplicates ${duplicates.length}, missing ${missing.length} ` +
-        `(${((100 * missing.length) / EVENTS).toFixed(3)}%); claims ${JSON.stringify(Object.fromEntries(byState))}`,
+        `(${((100 * missing.length) / EVENTS).toFixed(3)}%); claims ${JSON.stringify(Object.fromEntries(byState))}, ` +
+        `${takenOver} claims taken over`,
     );
 
     assert.deepEqual(receiver.invalid, []);
@@ -114,8 +117,9 @@ describe('broadcaster under SIGKILL', { timeout: 420_000 }, () => {
     assert.deepEqual(silentlyLost, [], 'every missing event is recorded as unknown');
     assert.equal(states.size, EVENTS, 'every event was claimed once');
     assert.ok(missing.length <= (byState.get('unknown') ?? 0));
-    // The aim is under 0.1 %; the bound leaves room for a slow, shared machine.
-    assert.ok(missing.length / EVENTS < 0.005, `missing ${missing.length} of ${EVENTS}`);
+    // The aim is under 0.1 % (measured 0.02-0.05 % with the two-phase claim); misses grow with the
+    // number of kills, so the bound leaves room for a slow, shared machine that makes the run longer.
+    assert.ok(missing.length / EVENTS < 0.003, `missing ${missing.length} of ${EVENTS}`);
     assertNoSecretInLogs(bed.dir, [TOKEN]);
   });
 });
