@@ -63,6 +63,10 @@ describe('dwk logs in a cluster: the pure parts', () => {
       unavailableReason(api(502, 'dial tcp 10.0.0.1:10250: connect: connection refused'), pod),
       'the node n1 serves no logs (the API server said: dial tcp 10.0.0.1:10250: connect: connection refused)',
     );
+    assert.equal(
+      unavailableReason(api(400, 'no logs found for container "mapper" in pod "x/demo-mapper-1"'), pod),
+      'the node n1 serves no logs (the API server said: no logs found for container "mapper" in pod "x/demo-mapper-1")',
+    );
     assert.equal(unavailableReason(api(404, 'pods "demo-mapper-1" not found'), pod), 'the Pod is gone');
     assert.equal(
       unavailableReason(api(404, 'pods "n1" not found'), pod),

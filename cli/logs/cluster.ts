@@ -88,8 +88,23 @@ export function podLine(pod: string, raw: string): LogLine {
 const serverWords = (err: KubeApiError) => err.message.replace(/^[A-Z]+ \S+: \d+ /, '');
 
 /**
- * Why a Pod's log could not be read, in words: the node without a kubelet (a KWOK fake node),
- * a container not started yet, a Pod or node that is gone, a missing permission.
+ * Whether the node is why: it has no kubelet endpoint (the API server then answers 404 for
+ * pods/log), its kubelet cannot be reached (5xx), or it has no log of the container (a KWOK
+ * node serving logs only for what it was given answers 400 "no logs found").
+ */
+function nodeSide(err: unknown): err is KubeApiError {
+  if (!(err instanceof KubeApiError)) return false;
+  const words = serverWords(err);
+  return (
+    err.status >= 500 ||
+    (err.status === 404 && words.includes('pods/log')) ||
+    (err.status === 400 && /^no logs found/.test(words))
+  );
+}
+
+/**
+ * Why a Pod's log could not be read, in words: a node that serves no logs (a KWOK fake node, an
+ * unreachable kubelet), a container not started yet, a Pod or node that is gone, a missing permission.
  */
 export function unavailableReason(
   err: unknown,
@@ -97,14 +112,14 @@ export function unavailableReason(
   nodeNote?: string,
 ): string {
   const node = pod.node ?? '(none)';
+  if (nodeSide(err)) {
+    return `the node ${node} serves no logs (${nodeNote ? `${nodeNote}; ` : ''}the API server said: ${serverWords(err)})`;
+  }
   if (err instanceof KubeApiError) {
     const words = serverWords(err);
     const gone = /^pods "([^"]+)" not found/.exec(words);
     if (err.status === 404 && gone) {
       return gone[1] === pod.name ? 'the Pod is gone' : `its node ${gone[1]} is gone (${words})`;
-    }
-    if (err.status === 404 || err.status >= 500) {
-      return `the node ${node} serves no logs (${nodeNote ? `${nodeNote}; ` : ''}the API server said: ${words})`;
     }
     if (err.status === 400 && /waiting to start|ContainerCreating|PodInitializing/.test(words)) {
       return `the container has not started yet (${words})`;
@@ -122,9 +137,9 @@ async function describeNode(client: KubeClient, node: string): Promise<string | 
   try {
     const n = await client.get<Node>({ apiVersion: 'v1', kind: 'Node', name: node });
     if (n.metadata?.annotations?.[KWOK_NODE_ANNOTATION] !== undefined) {
-      return 'a KWOK fake node: it runs no containers and has no kubelet';
+      return 'a KWOK fake node, which runs no containers';
     }
-    if (!n.status?.daemonEndpoints?.kubeletEndpoint?.Port) return 'the node reports no kubelet port';
+    if (!n.status?.daemonEndpoints?.kubeletEndpoint?.Port) return 'it reports no kubelet port';
   } catch {
     // Nodes are cluster-wide: many people may not read them, and the API's words must do.
   }
@@ -136,10 +151,8 @@ function explainer(client: KubeClient) {
   const notes = new Map<string, Promise<string | undefined>>();
   return async (err: unknown, pod: Pod): Promise<string> => {
     const node = pod.spec?.nodeName;
-    const nodeSide =
-      err instanceof KubeApiError && (err.status >= 500 || serverWords(err).includes('pods/log'));
     let note: string | undefined;
-    if (nodeSide && node !== undefined) {
+    if (nodeSide(err) && node !== undefined) {
       if (!notes.has(node)) notes.set(node, describeNode(client, node));
       note = await notes.get(node);
     }
@@ -350,7 +363,12 @@ class PodFollower {
       const reason = await this.#o.explain(err, pod);
       this.#o.out.warn(`${name}: logs unavailable: ${reason}`);
       // A container between states is worth another try at the next change of the Pod.
-      if (err instanceof KubeApiError && err.status === 400 && this.#streamed.get(name) === key) {
+      if (
+        err instanceof KubeApiError &&
+        err.status === 400 &&
+        !nodeSide(err) &&
+        this.#streamed.get(name) === key
+      ) {
         this.#streamed.delete(name);
       }
     }

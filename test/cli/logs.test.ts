@@ -1,7 +1,10 @@
-// dwk logs in a cluster, against the test bed: its Pods run on a KWOK fake node, which has no
-// kubelet, so every Pod's log is unavailable. dwk must say so per Pod, in words, and fail only
-// because none could be read; with -f it keeps waiting and picks up new Pods.
+// dwk logs in a cluster, against the test bed: its Pods run on a KWOK fake node, which runs no
+// containers. Unless a test gives kwok a file to serve as a Pod's log, no Pod's log can be read:
+// dwk must say so per Pod, in words, and fail only because none could be read; with -f it keeps
+// waiting and picks up new Pods. When kwok serves files as logs, dwk interleaves and prefixes them.
 import assert from 'node:assert/strict';
+import { appendFileSync, closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { EXIT } from '../../lib/errors.ts';
 import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
@@ -44,9 +47,35 @@ const mapperPods = async (ns: string, pipeline: string) =>
     )
   ).items.filter((p) => !p.metadata?.deletionTimestamp);
 
+/**
+ * Has kwok, as the fake node's kubelet, serve `file` (CRI lines) as the log of a Pod; the test bed
+ * serves kwok's Logs kind when it runs kwok's server (see test/support/kwok.ts for all it maps).
+ */
+async function serveLog(ns: string, pod: string, file: string) {
+  closeSync(openSync(file, 'a'));
+  await client.request(
+    'PATCH',
+    `/apis/kwok.x-k8s.io/v1alpha1/namespaces/${ns}/logs/${pod}?fieldManager=dwk-test&force=true`,
+    {
+      apiVersion: 'kwok.x-k8s.io/v1alpha1',
+      kind: 'Logs',
+      metadata: { name: pod, namespace: ns },
+      spec: { logs: [{ logsFile: file }] },
+    },
+    'application/apply-patch+yaml',
+  );
+}
+const kwokServesLogs = await client.serves('kwok.x-k8s.io/v1alpha1', 'Logs');
+
+/** A workload's pino line in the container runtime's format, `offsetMs` after `t0`. */
+const criLine = (t0: number, offsetMs: number, msg: string) => {
+  const time = new Date(t0 + offsetMs).toISOString();
+  return `${time} stdout F ${JSON.stringify({ level: 'info', time, msg })}\n`;
+};
+
 const unavailable = (pod: string) =>
   new RegExp(
-    `^warning: ${pod}: logs unavailable: the node kwok-node-0 serves no logs \\(a KWOK fake node: it runs no containers and has no kubelet; the API server said: .+\\)$`,
+    `^warning: ${pod}: logs unavailable: the node kwok-node-0 serves no logs \\(a KWOK fake node, which runs no containers; the API server said: .+\\)$`,
     'm',
   );
 
@@ -129,4 +158,60 @@ describe('dwk logs in a cluster', { timeout: 180_000 }, () => {
     assert.equal(result.stdout, '');
     assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
   });
+
+  test(
+    'Pods whose logs kwok serves: interleaved by time, each line prefixed by its Pod; --tail; -f sees a new line',
+    { skip: kwokServesLogs ? false : "the test bed's kwok serves no Pod logs" },
+    async (t) => {
+      const { ns, dir, env } = await readyPipeline(t, 'cli-logs-ok', 'ok');
+      const [a, b] = (
+        await eventually('2 mapper Pods', async () => {
+          const p = await mapperPods(ns, 'ok');
+          return p.length === 2 ? p : undefined;
+        })
+      )
+        .map((p) => p.metadata?.name ?? '')
+        .sort();
+      assert.ok(a && b);
+      const t0 = Date.now() - 60_000;
+      const fileA = join(dir, 'a.log');
+      const fileB = join(dir, 'b.log');
+      appendFileSync(fileA, criLine(t0, 0, 'a0') + criLine(t0, 2000, 'a2'));
+      appendFileSync(fileB, criLine(t0, 1000, 'b1') + criLine(t0, 3000, 'b3'));
+      await serveLog(ns, a, fileA);
+      await serveLog(ns, b, fileB);
+
+      // kwok learns of its Logs objects through a watch, a moment later.
+      const r = await eventually('both logs served', async () => {
+        const x = await runDwk(env, dir, 'logs', 'mapper', '-n', ns);
+        return x.code === 0 && x.stdout.split('\n').length === 4 ? x : undefined;
+      });
+      const brief = (stdout: string) =>
+        stdout.split('\n').map((l) => l.replace(/ +\d\d:\d\d:\d\d\.\d{3} INFO +/, ' '));
+      assert.deepEqual(brief(r.stdout), [`${a} a0`, `${b} b1`, `${a} a2`, `${b} b3`]);
+      assert.equal(r.stderr, '');
+
+      const tail = await runDwk(env, dir, 'logs', 'mapper', 'ok', '-n', ns, '--tail', '1');
+      assert.equal(tail.code, 0, tail.stderr);
+      assert.deepEqual(brief(tail.stdout), [`${a} a2`, `${b} b3`]);
+
+      const follow = startDwk(env, dir, 'logs', 'mapper', '-n', ns, '-f', '-o', 'json');
+      let out = '';
+      follow.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      try {
+        await eventually('the backlog', () => Promise.resolve(out.includes('"b3"')));
+        appendFileSync(fileB, criLine(Date.now(), 0, 'b-live'));
+        await eventually('the new line', () => Promise.resolve(out.includes('"b-live"')));
+      } finally {
+        follow.kill('SIGINT');
+      }
+      const result = await follow;
+      assert.equal(result.exitCode, 130, result.stderr);
+      const live = result.stdout
+        .split('\n')
+        .map((l) => JSON.parse(l) as { instance: string; msg: string })
+        .find((l) => l.msg === 'b-live');
+      assert.equal(live?.instance, b);
+    },
+  );
 });
