@@ -2,12 +2,20 @@
  * A real Kubernetes control plane on loopback for the tests and for `npm run testbed -- up`:
  * etcd, kube-apiserver (TLS, RBAC, PodSecurity and the default admission plugins), kube-controller-manager,
  * kube-scheduler and KWOK with fake nodes, on free ports, in one directory. Nothing is mocked.
+ * KWOK also serves as the fake nodes' kubelet (TLS on loopback), so Pod logs, port-forward, exec and
+ * attach work through the apiserver for what a test maps with kwok's objects (test/support/kwok.ts).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 import { freePort } from '../../lib/nats/server.ts';
 import type { Binaries } from './binaries.ts';
 import { makePki, type Pki } from './pki.ts';
@@ -58,6 +66,18 @@ export const CONTROLLERS = [
 ];
 
 export const FAKE_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
+
+/** kwok's objects that map what the fake nodes' kubelet serves; their CRDs are in Binaries.kwokCrds. */
+export const KWOK_CRDS = [
+  'Logs',
+  'ClusterLogs',
+  'PortForward',
+  'ClusterPortForward',
+  'Exec',
+  'ClusterExec',
+  'Attach',
+  'ClusterAttach',
+];
 
 export async function startTestbed(options: TestbedOptions): Promise<Testbed> {
   const started = Date.now();
@@ -127,7 +147,14 @@ export async function startTestbed(options: TestbedOptions): Promise<Testbed> {
     const kubeconfigPath = join(dir, 'kubeconfig');
     writeFileSync(kubeconfigPath, kubeconfig(server, pki), { mode: 0o600 });
 
-    const [kcmPort, schedulerPort] = [await freePort(), await freePort()];
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfigPath);
+    const core = kc.makeApiClient(CoreV1Api);
+    // kwok's CRDs go in before the controller manager starts, so that its garbage collector's first
+    // discovery is likely to see them (else it learns of them only at its 30 s resync).
+    const crds = await createCrds(kc, bins.kwokCrds);
+
+    const [kcmPort, schedulerPort, kwokPort] = [await freePort(), await freePort(), await freePort()];
     const kcm = start('kube-controller-manager', bins.kubeControllerManager, [
       ...componentArgs(dir, 'kube-controller-manager', kubeconfigPath, kcmPort),
       `--controllers=${CONTROLLERS.join(',')}`,
@@ -141,20 +168,33 @@ export async function startTestbed(options: TestbedOptions): Promise<Testbed> {
       bins.kubeScheduler,
       componentArgs(dir, 'kube-scheduler', kubeconfigPath, schedulerPort),
     );
+
+    const nodeNames = Array.from({ length: options.nodes ?? 1 }, (_, i) => `kwok-node-${i}`);
+    // kwok watches its objects from the start, and a watch of a kind not yet served backs off for
+    // seconds: its CRDs are established first (the nodes are made meanwhile).
+    await Promise.all([
+      waitUntil(`CRDs ${crds.join(', ')} established`, () => established(kc, crds), {
+        timeoutMs,
+        intervalMs: 50,
+      }),
+      ...nodeNames.map((name) => core.createNode({ body: fakeNode(name) })),
+    ]);
+    log(`kwok's CRDs established (${since()})`);
     const kwok = start('kwok', bins.kwok, [
       `--kubeconfig=${kubeconfigPath}`,
       `--config=${bins.kwokStages}`,
       `--manage-nodes-with-annotation-selector=${FAKE_NODE_ANNOTATION}=fake`,
       '--cidr=10.244.0.0/16',
-      '--node-ip=10.10.0.1',
+      // The nodes' InternalIP and kubelet port (status.daemonEndpoints): where the apiserver finds
+      // kwok's server for logs, port-forward, exec and attach.
+      '--node-ip=127.0.0.1',
+      `--node-port=${kwokPort}`,
+      `--server-address=127.0.0.1:${kwokPort}`,
+      `--tls-cert-file=${pki.nodeCert}`,
+      `--tls-private-key-file=${pki.nodeKey}`,
+      `--enable-crds=${KWOK_CRDS.join(',')}`,
       '--node-lease-duration-seconds=40',
     ]);
-
-    const kc = new KubeConfig();
-    kc.loadFromFile(kubeconfigPath);
-    const core = kc.makeApiClient(CoreV1Api);
-    const nodeNames = Array.from({ length: options.nodes ?? 1 }, (_, i) => `kwok-node-${i}`);
-    await Promise.all(nodeNames.map((name) => core.createNode({ body: fakeNode(name) })));
 
     await Promise.all([
       waitUntil('kube-controller-manager /healthz', () => healthy(kcmPort), { timeoutMs, proc: kcm }),
@@ -166,11 +206,21 @@ export async function startTestbed(options: TestbedOptions): Promise<Testbed> {
       async () => !!(await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })),
       { timeoutMs, proc: kcm, intervalMs: 200 },
     );
-    await waitUntil('fake nodes Ready', async () => nodesReady(core, nodeNames), {
+    await waitUntil('fake nodes Ready', async () => nodesReady(core, nodeNames, kwokPort), {
       timeoutMs,
       proc: kwok,
       intervalMs: 200,
     });
+    // The nodes' kubelet endpoint answers, with a certificate the apiserver accepts for 127.0.0.1.
+    // (Not through the apiserver's node proxy, which refuses loopback addresses; the log,
+    // port-forward, exec and attach paths do not.)
+    await waitUntil(
+      "kwok's kubelet server /healthz",
+      async () =>
+        (await httpsStatus(`https://127.0.0.1:${kwokPort}/healthz`, { ca: readFileSync(pki.caCert) })) ===
+        200,
+      { timeoutMs, proc: kwok },
+    );
     const startMs = Date.now() - started;
     log(`control plane ready with ${nodeNames.length} fake node(s) in ${since()}`);
     return { kubeconfigPath, dir, server, processes: procs, startMs, stop };
@@ -226,6 +276,10 @@ function apiserverArgs(dir: string, pki: Pki, port: number, etcdPort: number): s
     `--service-account-key-file=${pki.serviceAccountPub}`,
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
     '--allow-privileged=true',
+    // The fake nodes' kubelet is kwok's server at the node's InternalIP (127.0.0.1; the Hostname
+    // address, the node name, resolves nowhere), with a serving certificate from our CA.
+    '--kubelet-preferred-address-types=InternalIP',
+    `--kubelet-certificate-authority=${pki.caCert}`,
     // Endpoints may not hold a loopback address, so the `kubernetes` Service gets none.
     '--endpoint-reconciler-type=none',
     '--profiling=false',
@@ -287,13 +341,37 @@ function fakeNode(name: string) {
   };
 }
 
-async function nodesReady(core: CoreV1Api, names: string[]): Promise<boolean> {
+/** Creates the CRDs of a multi-document YAML file; returns their names. */
+async function createCrds(kc: KubeConfig, file: string): Promise<string[]> {
+  const api = kc.makeApiClient(ApiextensionsV1Api);
+  const crds = parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((doc) => doc.toJS() as V1CustomResourceDefinition | null)
+    .filter((crd): crd is V1CustomResourceDefinition => crd?.kind === 'CustomResourceDefinition');
+  if (crds.length === 0) throw new Error(`${file} holds no CustomResourceDefinition`);
+  await Promise.all(crds.map((body) => api.createCustomResourceDefinition({ body })));
+  return crds.map((crd) => crd.metadata?.name ?? '');
+}
+
+async function established(kc: KubeConfig, names: string[]): Promise<boolean> {
+  const list = await kc.makeApiClient(ApiextensionsV1Api).listCustomResourceDefinition();
+  return names.every((name) =>
+    list.items
+      .find((crd) => crd.metadata?.name === name)
+      ?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'),
+  );
+}
+
+/** Ready, untainted, and with kwok's server as the kubelet endpoint the apiserver will dial. */
+async function nodesReady(core: CoreV1Api, names: string[], kubeletPort: number): Promise<boolean> {
   const nodes = await core.listNode();
   return names.every((name) => {
     const node = nodes.items.find((n) => n.metadata?.name === name);
     const ready = node?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
     const tainted = (node?.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
-    return ready && !tainted;
+    const kubelet =
+      node?.status?.daemonEndpoints?.kubeletEndpoint?.Port === kubeletPort &&
+      !!node.status.addresses?.some((a) => a.type === 'InternalIP' && a.address === '127.0.0.1');
+    return ready && !tainted && kubelet;
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * The test bed's certificates, made with the openssl CLI (Node's crypto cannot issue X.509 certificates):
  * a CA, the apiserver's serving certificate, an admin client certificate in `system:masters`,
- * and the service-account signing key pair.
+ * the fake nodes' kubelet serving certificate (kwok's server presents it) and the service-account
+ * signing key pair.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,9 @@ export interface Pki {
   serverKey: string;
   adminCert: string;
   adminKey: string;
+  /** What kwok's server presents as the fake nodes' kubelet; the apiserver checks it against the CA. */
+  nodeCert: string;
+  nodeKey: string;
   serviceAccountKey: string;
   serviceAccountPub: string;
 }
@@ -35,6 +39,11 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth
 subjectAltName = IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+[node]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1,DNS:localhost
 [client]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
@@ -54,6 +63,8 @@ export async function makePki(dir: string): Promise<Pki> {
     serverKey: p('apiserver.key'),
     adminCert: p('admin.crt'),
     adminKey: p('admin.key'),
+    nodeCert: p('node.crt'),
+    nodeKey: p('node.key'),
     serviceAccountKey: p('sa.key'),
     serviceAccountPub: p('sa.pub'),
   };
@@ -82,6 +93,7 @@ export async function makePki(dir: string): Promise<Pki> {
   await Promise.all([
     req('server', '/CN=kube-apiserver', pki.serverKey, pki.serverCert, byCa),
     req('client', '/O=system:masters/CN=dwk-admin', pki.adminKey, pki.adminCert, byCa),
+    req('node', '/O=system:nodes/CN=system:node:kwok', pki.nodeKey, pki.nodeCert, byCa),
     run('openssl', [
       'genpkey',
       '-algorithm',
