@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
-import { API_VERSION, KIND } from '../../api/v1alpha1/pipeline.ts';
+import { API_VERSION, KIND, PLURAL } from '../../api/v1alpha1/pipeline.ts';
 import type { PipelineStatus } from '../../api/v1alpha1/status.ts';
 import { EXIT, UserError } from '../../lib/errors.ts';
-import type { KubeClient, KubeObject } from '../../lib/kube/client.ts';
+import { isNotFound, type KubeClient, type KubeObject } from '../../lib/kube/client.ts';
 import type { CliContext } from '../context.ts';
 import { InterruptedError } from '../exit.ts';
 import type { Output } from '../output.ts';
@@ -119,8 +119,20 @@ async function waitEstablished(client: KubeClient, name: string, deadline: numbe
       kind: 'CustomResourceDefinition',
       name,
     });
-    if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
+    if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
     if (Date.now() > deadline) throw timeout(`the CRD ${name} to be established`);
+    await sleep(200);
+  }
+  // A CRD just created is Established a moment before its REST path answers (a 404 page not
+  // found): wait for the path too, or the Pipeline's apply would fail on a fresh cluster.
+  for (;;) {
+    try {
+      await client.request('GET', `/apis/${API_VERSION}/${PLURAL}?limit=1`);
+      return;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (Date.now() > deadline) throw timeout(`the API server to serve ${API_VERSION} ${PLURAL}`);
     await sleep(200);
   }
 }

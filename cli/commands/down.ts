@@ -9,8 +9,9 @@ export function downCommand(ctx: CliContext): Command {
     .description(
       'Remove a pipeline from the cluster: delete the Pipeline, whose Deployments and Services go\n' +
         'with it, and with --purge-nats uninstall the NATS Helm release. The CRD and the controller\n' +
-        'stay for other pipelines. With --local: stop a running local pipeline; its data stays for\n' +
-        'the next dwk up unless --purge deletes it (data directory, sink, streams on an external NATS).',
+        'stay for other pipelines; --uninstall removes them too when no other Pipeline is left.\n' +
+        'With --local: stop a running local pipeline; its data stays for the next dwk up unless\n' +
+        '--purge deletes it (data directory, sink, streams on an external NATS).',
     )
     .argument('[pipeline]', 'name of the pipeline (default: the only one)')
     .option('--purge-nats', 'also uninstall the NATS Helm release (cluster)')
@@ -18,11 +19,21 @@ export function downCommand(ctx: CliContext): Command {
     .option('--timeout <seconds>', 'how long to wait for the deletion', '120')
     .option('--local', 'a pipeline started with dwk up --local')
     .option('--purge', 'local: also delete the data of the pipeline')
+    .option(
+      '--uninstall',
+      'cluster: also remove the controller, its RBAC and the CRD (only when no other Pipeline is left)',
+    )
+    .option(
+      '--controller-namespace <namespace>',
+      'namespace of the controller, for --uninstall',
+      'dwk-system',
+    )
     .addHelpText(
       'after',
       examples(
         'dwk down',
         'dwk down demo -n team --purge-nats',
+        'dwk down demo -n team --purge-nats --uninstall',
         'dwk down --local',
         'dwk down example --local --purge',
       ),
@@ -30,7 +41,15 @@ export function downCommand(ctx: CliContext): Command {
     .action(
       async (
         pipeline: string | undefined,
-        opts: { local?: boolean; purge?: boolean; purgeNats?: boolean; natsRelease: string; timeout: string },
+        opts: {
+          local?: boolean;
+          purge?: boolean;
+          purgeNats?: boolean;
+          natsRelease: string;
+          timeout: string;
+          uninstall?: boolean;
+          controllerNamespace: string;
+        },
         cmd: Command,
       ) => {
         const { parsePipelineName } = await import('../args.ts');
@@ -56,6 +75,7 @@ export function downCommand(ctx: CliContext): Command {
             purgeNats: opts.purgeNats === true,
             natsRelease: opts.natsRelease,
             timeoutSeconds,
+            ...(opts.uninstall ? { uninstall: { controllerNamespace: opts.controllerNamespace } } : {}),
           },
           cluster,
           { helm: ctx.config.helm, childEnv: ctx.config.childEnv, context: flags.context },
