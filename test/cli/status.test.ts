@@ -12,6 +12,7 @@ import { outcomesKey } from '../../lib/nats/broadcast-outcomes.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { startNatsServer } from '../../lib/nats/server.ts';
 import { ensurePipeline } from '../../lib/nats/setup.ts';
+import { forwardPorts } from '../support/kwok.ts';
 import { startController } from '../support/controller.ts';
 import { eventually, testCluster } from '../testbed/support.ts';
 import { DWK, dwkEnv, runDwk, tempDir, writePipeline } from './helpers.ts';
@@ -181,6 +182,92 @@ describe('dwk status in a cluster', { timeout: 180_000 }, () => {
     const q = JSON.parse(quiet.stdout) as ClusterStatus;
     assert.equal(q.nats, undefined);
     assert.equal(q.lag, undefined);
+  });
+
+  test('an in-cluster NATS address is reached through a port-forward to the Pod behind its Service', async (t) => {
+    const ns = await cluster.newNamespace(t, 'cli-pf');
+    const dir = tempDir('cli-pf');
+    const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+    t.after(() => nats.stop());
+    // The fake node forwards the Pod's client and monitoring ports to the nats-server on this machine.
+    await forwardPorts(client, { namespace: ns, pods: ['nats-0'] }, [
+      { port: 4222, targetPort: nats.port },
+      { port: 8222, targetPort: nats.monitorPort },
+    ]);
+    await client.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'nats-0', namespace: ns, labels: { app: 'nats' } },
+        spec: {
+          containers: [
+            {
+              name: 'nats',
+              image: 'nats:2.14',
+              ports: [
+                { name: 'client', containerPort: 4222 },
+                { name: 'monitor', containerPort: 8222 },
+              ],
+            },
+          ],
+        },
+      },
+      'test',
+    );
+    // Like the NATS chart's client Service: the monitoring port is not on it.
+    await client.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'nats', namespace: ns },
+        spec: { selector: { app: 'nats' }, ports: [{ name: 'nats', port: 4222, targetPort: 'client' }] },
+      },
+      'test',
+    );
+    await eventually('nats-0 Ready', async () => {
+      const pod = await cluster.core.readNamespacedPod({ name: 'nats-0', namespace: ns });
+      return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    });
+    const env = dwkEnv(cluster, dir, { helm: false });
+    const url = `nats://nats.${ns}.svc:4222`;
+    const up = await runDwk(
+      env,
+      dir,
+      'up',
+      '-f',
+      writePipeline(dir, 'pf'),
+      '-n',
+      ns,
+      '--nats-url',
+      url,
+      '--controller',
+      'none',
+      '--no-wait',
+    );
+    assert.equal(up.code, 0, up.stderr);
+    const nc = await connectNats({ servers: nats.url, name: 'test' });
+    t.after(() => nc.close());
+    const { topology: topo } = await ensurePipeline(nc, 'pf', {
+      mapper: { maxDeliver: 5, ackWaitSeconds: 30 },
+    });
+    for (let c = 0; c < 2; c++)
+      await jetstream(nc).publish(topo.subjects.chunk(c), '[]', { msgID: topo.msgIds.chunk(c) });
+
+    // kwok sees the mapping through a watch a moment later: the first tries may be refused.
+    const s = await eventually('NATS through the port-forward', async () => {
+      const r = await runDwk(env, dir, 'status', 'pf', '-n', ns, '--once', '-o', 'json');
+      const st = JSON.parse(r.stdout) as ClusterStatus;
+      return st.nats?.reachable && st.natsServer ? st : undefined;
+    });
+    assert.deepEqual(s.nats, { url, via: 'port-forward', pod: 'nats-0', reachable: true });
+    assert.equal(s.lag?.mapper?.pending, 2);
+    assert.match(s.natsServer?.version ?? '', /^2\.\d+\.\d+$/);
+    assert.ok((s.natsServer?.jetstream?.streams ?? 0) >= 5);
+    const text = await runDwk(env, dir, 'status', 'pf', '-n', ns);
+    assert.match(
+      text.stdout,
+      new RegExp(`^NATS: {6}nats://nats\\.${ns}\\.svc:4222 \\(through a port-forward to nats-0\\)$`, 'm'),
+    );
   });
 
   test(
