@@ -93,13 +93,16 @@ export function createDeliverer(d: DeliverDeps): (m: JsMsg) => Promise<void> {
     }
   };
 
-  /** Gives back a claim after a certain "not sent"; `how` says which write may have landed. */
-  const giveBack = async (held: ClaimEntry | undefined, how: 'release' | 'giveBack') => {
+  /**
+   * Gives a claim back after a certain "not sent": at the revision we hold, or, after a write whose
+   * outcome is unclear, at whatever revision it is if it is still ours.
+   */
+  const letGo = async (held: ClaimEntry | undefined, afterUnclearWrite = false) => {
     if (!d.claims || !held) return;
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
-        if (how === 'release') await d.claims.release(held);
-        else await d.claims.giveBack(held);
+        if (afterUnclearWrite) await d.claims.giveBack(held);
+        else await d.claims.release(held);
         return;
       } catch (err) {
         // Left "claimed", a redelivery takes it over; left "sending", it is counted unknown.
@@ -185,7 +188,7 @@ export function createDeliverer(d: DeliverDeps): (m: JsMsg) => Promise<void> {
         m.ack();
         return;
       case 'retry': {
-        await giveBack(held, 'release');
+        await letGo(held);
         if (v.reason === 'unreachable') unreachable++;
         const delay = v.delayMs ?? backoff(unreachable || 1, 1000, 60_000);
         d.gate.pause(now() + delay, v.reason);
@@ -287,7 +290,7 @@ export function createDeliverer(d: DeliverDeps): (m: JsMsg) => Promise<void> {
         return;
       }
       d.log.warn({ err: markFailed, eventId }, 'Could not mark the claim as sending; not sent, will retry');
-      await giveBack(held, 'giveBack');
+      await letGo(held, true);
       m.nak(1000);
       return;
     }
