@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { EXIT, UserError } from '../../lib/errors.ts';
 import { cacheDir } from '../../lib/nats/server.ts';
 import { requireBinaries } from '../../test/testbed/binaries.ts';
+import { fileURLToPath } from 'node:url';
 import { startTestbed } from '../../test/testbed/harness.ts';
 import { isRunning, stopProcess, type StartedProcess } from '../../test/testbed/processes.ts';
 
@@ -43,6 +44,7 @@ async function up(dir: string, nodes: number, io: Io): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const bed = await startTestbed({
     binaries: requireBinaries(cacheDir()),
+    crds: [fileURLToPath(new URL('../../crds/pipeline.yaml', import.meta.url))],
     dir,
     nodes,
     detached: true,

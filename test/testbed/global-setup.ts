@@ -3,6 +3,7 @@
  * test run, shared by every test file through $DWK_TEST_KUBECONFIG (test processes inherit the runner's
  * environment). When the variable is already set, e.g. to a `npm run testbed -- up`, that one is used.
  */
+import { fileURLToPath } from 'node:url';
 import { UserError } from '../../lib/errors.ts';
 import { cacheDir } from '../../lib/nats/server.ts';
 import { requireBinaries } from './binaries.ts';
@@ -25,6 +26,8 @@ export async function globalSetup(): Promise<void> {
   }
   bed = await startTestbed({
     binaries,
+    // As in a cluster where dwk is installed; tests apply it again, which changes nothing.
+    crds: [fileURLToPath(new URL('../../crds/pipeline.yaml', import.meta.url))],
     keepDir: process.env.DWK_TESTBED_KEEP === '1',
     log: (line) => console.error(`[testbed] ${line}`),
   });
