@@ -117,8 +117,9 @@ describe('broadcaster under SIGKILL', { timeout: 420_000 }, () => {
     assert.deepEqual(silentlyLost, [], 'every missing event is recorded as unknown');
     assert.equal(states.size, EVENTS, 'every event was claimed once');
     assert.ok(missing.length <= (byState.get('unknown') ?? 0));
-    // The aim is under 0.1 % (measured 0.02-0.05 % with the two-phase claim); misses grow with the
-    // number of kills, so the bound leaves room for a slow, shared machine that makes the run longer.
+    // The aim is under 0.1 % (measured 0.02-0.11 %, mean 0.06 %, over ten runs). What is left is
+    // a kill between asking NATS for "sending" and writing the body, one NATS round trip per event,
+    // so misses grow with the number of kills and the load: the bound leaves room for a slow machine.
     assert.ok(missing.length / EVENTS < 0.003, `missing ${missing.length} of ${EVENTS}`);
     assertNoSecretInLogs(bed.dir, [TOKEN]);
   });
