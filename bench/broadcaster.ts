@@ -167,9 +167,9 @@ function section(rows: Row[], startedAt: Date, tookSeconds: number): string {
           return `${r} replica${r > 1 ? 's' : ''} × ${k} in flight: ${fmt(100 * (1 - ratio))} % fewer events/s with it`;
         })
         .join('; ') +
-      '. The claim is two KV round trips per event (create before the POST, the outcome after it).',
+      '. The claim is three KV round trips per event: create before the POST, "sending" once the connection is up and before the body is written, the outcome after it.',
     '',
-    "Reading it: every row kept both CPUs busy, so these are CPU-bound figures on a shared 2-core machine. Six replicas are slower than one here because six Node processes share the same two cores; replicas are for availability, and in practice the chat service's rate limit (about one message per second) bounds a broadcaster long before CPU does. The claim roughly doubles the CPU per event (two more JetStream round trips on a path that is otherwise one pull, one POST and one ack).",
+    "Reading it: the last column says how busy the shared 2-core machine was (2.00 is both cores), and the figures move with whatever else runs on it. Replicas are for availability, not speed: here they share the same two cores, and in practice the chat service's rate limit (about one message per second) bounds a broadcaster long before CPU does. The claim costs two to four times the CPU per event and about half the throughput: three JetStream round trips and a progress ack (a fresh ack wait for the POST) on a path that is otherwise one pull, one POST and one ack.",
     '',
     END,
   ];
