@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findPromtool, startLocalPrometheus, type LocalPrometheus } from '../../cli/local/prometheus.ts';
 import { createControllerMetrics } from '../../controller/metrics.ts';
-import { publishTodoEvent } from '../../lib/events/todo.ts';
+import { publishTodoEvent, todoEventId, type TodoEvent } from '../../lib/events/todo.ts';
 import { connectNats, type NatsConnection } from '../../lib/nats/connect.ts';
 import { progressReader } from '../../lib/nats/progress.ts';
 import { freePort, startNatsServer, type RunningNatsServer } from '../../lib/nats/server.ts';
-import { TODOS } from '../../lib/nats/topology.ts';
+import { TODOS, topology } from '../../lib/nats/topology.ts';
 import {
   dashboardQueries,
   loadDashboard,
@@ -23,7 +23,9 @@ import {
   queryVariables,
   substitute,
 } from '../../monitoring/dashboard.ts';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { claimKey } from '../../workloads/broadcaster/claims.ts';
 import { consumerReady } from '../broadcaster/support.ts';
 import { startReceiver, type Receiver } from '../broadcaster/receiver.ts';
 import { spec, tempDir, waitFor, workloadSet, type WorkloadSet } from '../support/workloads.ts';
@@ -116,6 +118,31 @@ describe('monitoring against a real Prometheus', { timeout: 300_000 }, () => {
     );
     await consumerReady(nc, PIPELINE, TODOS.stream);
     const js = jetstream(nc);
+    // An event some earlier delivery already sent (its claim settled): skipped as a duplicate.
+    const sentBefore: TodoEvent = {
+      id: 'todo-sent',
+      title: 'sent',
+      done: false,
+      action: 'created',
+      at: '2026-01-01T00:00:00Z',
+    };
+    const bucket = topology(PIPELINE).buckets.claims;
+    const jsm = await jetstreamManager(nc);
+    await waitFor('the claims bucket', () => jsm.streams.info(`KV_${bucket}`).then(() => true));
+    const claims = await new Kvm(nc).open(bucket);
+    await claims.put(
+      claimKey(todoEventId(sentBefore)),
+      JSON.stringify({
+        state: 'sent',
+        owner: 'earlier',
+        claim: 'c',
+        eventId: todoEventId(sentBefore),
+        stream: TODOS.stream,
+        seq: 0,
+        at: sentBefore.at,
+      }),
+    );
+    await publishTodoEvent(js, sentBefore);
     for (let i = 0; i < 6; i++) {
       await publishTodoEvent(js, {
         id: `todo-${i}`,
