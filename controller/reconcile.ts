@@ -161,15 +161,20 @@ export class Reconciler {
       const deleted = await this.d.nats.purge(name, spec);
       this.d.log.info({ pipeline: name, deleted }, 'Deleted the pipeline streams and buckets');
     }
-    await this.d.client.mergePatch(
-      { apiVersion: API_VERSION, kind: KIND, namespace: p.metadata?.namespace, name },
-      {
-        metadata: {
-          finalizers: (p.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER),
-          resourceVersion: p.metadata?.resourceVersion,
+    await this.d.client
+      .mergePatch(
+        { apiVersion: API_VERSION, kind: KIND, namespace: p.metadata?.namespace, name },
+        {
+          metadata: {
+            finalizers: (p.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER),
+            resourceVersion: p.metadata?.resourceVersion,
+          },
         },
-      },
-    );
+      )
+      .catch((err: unknown) => {
+        // Gone already (our earlier patch went through and the API server deleted it): done.
+        if (!isNotFound(err)) throw err;
+      });
   }
 
   /** A finalizer only where there is outside state to clean up; true when it had to be changed. */
