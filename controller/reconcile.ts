@@ -25,6 +25,8 @@ import type { ObservedMonitoring, ObservedPrometheus } from './plan/monitoring.t
 
 export const FINALIZER = 'dwk.dev/nats-cleanup';
 
+const EVENT_AGGREGATION_MS = 10 * 60_000;
+
 export interface PipelineObject extends KubeObject {
   spec?: unknown;
   status?: PipelineStatus;
@@ -59,6 +61,7 @@ export class Reconciler {
   private readonly applied = new Map<string, { hash: string; generation: number | undefined }>();
   private monitoringCache: { at: number; value: Omit<ObservedMonitoring, 'namespaceLabels'> } | undefined;
   private readonly namespaceLabels = new Map<string, { at: number; labels: Record<string, string> }>();
+  private readonly recentEvents = new Map<string, { name: string; count: number; at: number }>();
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
@@ -70,11 +73,33 @@ export class Reconciler {
     this.monitoringCache = undefined;
   }
 
+  /**
+   * Records an Event. The same event again within ten minutes raises the count of the one recorded
+   * (kubectl shows "x12 over 3m"), as client-go's correlator does, instead of a new object each retry.
+   */
   private async event(p: PipelineObject, type: 'Normal' | 'Warning', reason: string, message: string) {
-    const now = (this.d.now?.() ?? new Date()).toISOString();
+    const at = this.d.now?.() ?? new Date();
+    const now = at.toISOString();
     const ns = p.metadata?.namespace ?? 'default';
+    const key = `${p.metadata?.uid ?? ''}\u0000${type}\u0000${reason}\u0000${message}`;
+    for (const [k, e] of this.recentEvents)
+      if (at.getTime() - e.at > EVENT_AGGREGATION_MS) this.recentEvents.delete(k);
+    const seen = this.recentEvents.get(key);
     try {
-      await this.d.client.request('POST', `/api/v1/namespaces/${ns}/events`, {
+      if (seen) {
+        seen.count++;
+        seen.at = at.getTime();
+        try {
+          await this.d.client.mergePatch(
+            { apiVersion: 'v1', kind: 'Event', namespace: ns, name: seen.name },
+            { count: seen.count, lastTimestamp: now },
+          );
+          return;
+        } catch (err) {
+          if (!isNotFound(err)) throw err; // gone (an Event's TTL): record a new one
+        }
+      }
+      const created = await this.d.client.request<KubeObject>('POST', `/api/v1/namespaces/${ns}/events`, {
         apiVersion: 'v1',
         kind: 'Event',
         metadata: { generateName: `${p.metadata?.name}.`, namespace: ns },
@@ -93,6 +118,8 @@ export class Reconciler {
         lastTimestamp: now,
         count: 1,
       });
+      if (created.metadata?.name)
+        this.recentEvents.set(key, { name: created.metadata.name, count: 1, at: at.getTime() });
     } catch (err) {
       this.d.log.warn({ err, reason }, 'Could not record an event');
     }
@@ -158,7 +185,20 @@ export class Reconciler {
     const name = p.metadata?.name ?? '';
     if (!(p.metadata?.finalizers ?? []).includes(FINALIZER)) return;
     if (spec?.nats.deletePolicy === 'delete') {
-      const deleted = await this.d.nats.purge(name, spec);
+      let deleted: string[];
+      try {
+        deleted = await this.d.nats.purge(name, spec);
+      } catch (err) {
+        // Retried with backoff; the person deleting it learns why it waits and how to let it go.
+        await this.event(
+          p,
+          'Warning',
+          'NatsCleanupFailed',
+          `cannot delete the pipeline's streams and buckets at ${spec.nats.url}: ${(err as Error).message}; ` +
+            'retrying. To delete the Pipeline and keep them, set spec.nats.deletePolicy to retain',
+        );
+        throw err;
+      }
       this.d.log.info({ pipeline: name, deleted }, 'Deleted the pipeline streams and buckets');
     }
     await this.d.client

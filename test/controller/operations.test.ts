@@ -8,7 +8,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { KubeObject } from '../../lib/kube/client.ts';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { ensurePipeline } from '../../lib/nats/setup.ts';
-import { startNatsServer } from '../../lib/nats/server.ts';
+import { freePort, startNatsServer } from '../../lib/nats/server.ts';
 import { controllerManifests, CONTROLLER_NAME } from '../../controller/manifests.ts';
 import { spec, tempDir, workloadSet } from '../support/workloads.ts';
 import { eventually } from '../testbed/support.ts';
@@ -230,6 +230,59 @@ describe('deletePolicy', { timeout: 90_000 }, () => {
     assert.ok(
       names.some((n) => n.includes('_KEPT_')),
       'retain keeps the other pipeline streams',
+    );
+  });
+});
+
+describe('deletePolicy with NATS out of reach', { timeout: 90_000 }, () => {
+  test('the Pipeline waits with a Warning Event that says why and how to let it go; retain lets it go', async (t) => {
+    const ns = await cluster.newNamespace(t, 'purge-away');
+    const closed = `nats://127.0.0.1:${await freePort()}`; // nobody listens there
+    await controller(t, ns);
+    await apply(ns, manifest('stuck', { nats: { url: closed, deletePolicy: 'delete' } }));
+    await eventually('the finalizer', async () =>
+      ((await pipeline(ns, 'stuck')).metadata?.finalizers ?? []).includes('dwk.dev/nats-cleanup'),
+    );
+    await cluster.kubectl(['delete', '-n', ns, 'pipeline/stuck', '--wait=false']);
+    const warning = await eventually('a NatsCleanupFailed event', async () => {
+      const events = await cluster.core.listNamespacedEvent({
+        namespace: ns,
+        fieldSelector: 'involvedObject.name=stuck,reason=NatsCleanupFailed',
+      });
+      return events.items[0];
+    });
+    assert.equal(warning.type, 'Warning');
+    assert.match(
+      warning.message ?? '',
+      new RegExp(
+        `cannot delete the pipeline's streams and buckets at ${closed}: .*set spec.nats.deletePolicy to retain`,
+      ),
+    );
+    assert.ok((await pipeline(ns, 'stuck')).metadata?.deletionTimestamp, 'still there, waiting');
+    // Each retry counts on the one Event, as kubectl shows "x5 over 2s", rather than a new Event.
+    const counted = await eventually('the Event counting the retries', async () => {
+      const events = await cluster.core.listNamespacedEvent({
+        namespace: ns,
+        fieldSelector: 'involvedObject.name=stuck,reason=NatsCleanupFailed',
+      });
+      return events.items.length === 1 && (events.items[0]?.count ?? 0) >= 3 ? events.items : undefined;
+    });
+    assert.equal(counted.length, 1);
+
+    await cluster.kubectl([
+      'patch',
+      '-n',
+      ns,
+      'pipeline/stuck',
+      '--type=merge',
+      '-p',
+      '{"spec":{"nats":{"deletePolicy":"retain"}}}',
+    ]);
+    await eventually(
+      'the Pipeline gone',
+      async () =>
+        (await cluster.kubectl(['get', '-n', ns, 'pipeline/stuck'], { allowFailure: true })).exitCode !== 0,
+      { timeoutMs: 60_000 },
     );
   });
 });
