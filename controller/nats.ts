@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { knownTotalChunks, type PipelineSpec } from '../api/v1alpha1/pipeline.ts';
 import type { Progress } from '../api/v1alpha1/status.ts';
-import { connectNats, type NatsConnection } from '../lib/nats/connect.ts';
+import { connectNats, type NatsAuth, type NatsConnection } from '../lib/nats/connect.ts';
 import { progressReader } from '../lib/nats/progress.ts';
 import { deletePipeline } from '../lib/nats/setup.ts';
 import type { Logger } from '../lib/log.ts';
@@ -18,28 +18,54 @@ const RETRY_UNREACHABLE_MS = 30_000;
 export function natsSide(
   log: Logger,
   onChange: (key: string) => void,
+  readAuth?: (namespace: string, secretName: string) => Promise<NatsAuth>,
 ): NatsSide & { close(): Promise<void> } {
   const conns = new Map<string, Promise<NatsConnection>>();
   const failedAt = new Map<string, number>();
   const cache = new Map<string, { at: number; progress: Progress | undefined; refreshing: boolean }>();
+  const unreadable = new Set<string>();
 
-  const conn = async (url: string) => {
-    const failed = failedAt.get(url);
+  /** The credentials of the Pipeline, when its Secret can be read; else none (said once). */
+  const authOf = async (namespace: string, spec: PipelineSpec): Promise<NatsAuth | undefined> => {
+    const secret = spec.nats.credentials?.secretRef.name;
+    if (!secret || !readAuth) return undefined;
+    try {
+      return await readAuth(namespace, secret);
+    } catch (err) {
+      const id = `${namespace}/${secret}`;
+      if (!unreadable.has(id)) {
+        unreadable.add(id);
+        log.info(
+          { err, secret: id },
+          'Cannot read the NATS credentials Secret (the controller is granted no Secrets unless you add it); connecting without them',
+        );
+      }
+      return undefined;
+    }
+  };
+
+  const conn = async (namespace: string, spec: PipelineSpec) => {
+    const url = spec.nats.url;
+    const secret = spec.nats.credentials?.secretRef.name;
+    const id = secret ? `${url} as ${namespace}/${secret}` : url;
+    const failed = failedAt.get(id);
     if (failed !== undefined && Date.now() - failed < RETRY_UNREACHABLE_MS) {
       throw new Error(`NATS at ${url} was unreachable moments ago`);
     }
-    let c = conns.get(url);
+    let c = conns.get(id);
     if (!c) {
-      c = connectNats({ servers: url, name: 'dwk-controller', timeoutMs: 2000 });
-      conns.set(url, c);
+      c = authOf(namespace, spec).then((auth) =>
+        connectNats({ servers: url, name: 'dwk-controller', timeoutMs: 2000, ...(auth ? { auth } : {}) }),
+      );
+      conns.set(id, c);
     }
     try {
       const nc = await c;
       if (nc.isClosed()) throw new Error('closed');
       return nc;
     } catch (err) {
-      conns.delete(url);
-      failedAt.set(url, Date.now());
+      conns.delete(id);
+      failedAt.set(id, Date.now());
       log.debug({ err, url }, 'NATS unreachable from the controller');
       throw err;
     }
@@ -50,7 +76,8 @@ export function natsSide(
     entry.refreshing = true;
     cache.set(key, entry);
     try {
-      const reader = await progressReader(await conn(spec.nats.url), pipeline, knownTotalChunks(spec));
+      const namespace = key.split('/')[0] ?? '';
+      const reader = await progressReader(await conn(namespace, spec), pipeline, knownTotalChunks(spec));
       const { progress } = await reader.read();
       const changed = !isDeepStrictEqual(progress, entry.progress);
       entry.progress = progress;
@@ -73,8 +100,8 @@ export function natsSide(
     forget(key) {
       cache.delete(key);
     },
-    async purge(pipeline: string, spec: PipelineSpec) {
-      return deletePipeline(await conn(spec.nats.url), pipeline);
+    async purge(namespace: string, pipeline: string, spec: PipelineSpec) {
+      return deletePipeline(await conn(namespace, spec), pipeline);
     },
     async close() {
       for (const c of conns.values()) await (await c.catch(() => undefined))?.close();

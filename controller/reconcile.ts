@@ -40,7 +40,7 @@ export interface NatsSide {
   progress(key: string, pipeline: string, spec: PipelineSpec): Progress | undefined;
   forget(key: string): void;
   /** Deletes the pipeline's streams and buckets (deletePolicy: delete). */
-  purge(pipeline: string, spec: PipelineSpec): Promise<string[]>;
+  purge(namespace: string, pipeline: string, spec: PipelineSpec): Promise<string[]>;
 }
 
 export interface ReconcilerDeps {
@@ -187,7 +187,7 @@ export class Reconciler {
     if (spec?.nats.deletePolicy === 'delete') {
       let deleted: string[];
       try {
-        deleted = await this.d.nats.purge(name, spec);
+        deleted = await this.d.nats.purge(p.metadata?.namespace ?? '', name, spec);
       } catch (err) {
         // Retried with backoff; the person deleting it learns why it waits and how to let it go.
         await this.event(

@@ -10,6 +10,7 @@ import type { ControllerConfig } from './config.ts';
 import { Informer, keyOf } from './informer.ts';
 import { LeaderElector } from './leader.ts';
 import { createControllerMetrics } from './metrics.ts';
+import { natsAuthReader } from '../lib/kube/nats-auth.ts';
 import { natsSide } from './nats.ts';
 import { Reconciler, type PipelineObject } from './reconcile.ts';
 import { WorkQueue } from './queue.ts';
@@ -96,7 +97,12 @@ export async function runController(
         if (key) queue.add(key);
       },
     });
-    const nats = natsSide(log, (key) => queue.add(key));
+    const auth = natsAuthReader(client);
+    const nats = natsSide(
+      log,
+      (key) => queue.add(key),
+      (namespace, secret) => auth.read(namespace, secret),
+    );
     const reconciler = new Reconciler({ client, log, pipelines, deployments, metrics, nats });
     deployments.start();
     pipelines.start();
@@ -138,6 +144,7 @@ export async function runController(
     deployments.shutdown();
     await queue.idle();
     await nats.close();
+    auth.close();
     metrics.leader.set(0);
     synced = false;
   };

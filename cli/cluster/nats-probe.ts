@@ -6,11 +6,9 @@
  */
 import { lookup } from 'node:dns/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Progress } from '../../api/v1alpha1/status.ts';
+import { natsAuthReader, type NatsAuthReader } from '../../lib/kube/nats-auth.ts';
 import { forwardService, type Forward } from '../../lib/kube/port-forward.ts';
 import type { BroadcastOutcomes } from '../../lib/nats/broadcast-outcomes.ts';
 import { connectNats, type NatsAuth, type NatsConnection } from '../../lib/nats/connect.ts';
@@ -88,7 +86,7 @@ export class NatsProbe {
   readonly #server = new ServerStatsTracker();
   #access: Access | undefined;
   #nc: NatsConnection | undefined;
-  #credsDir: string | undefined;
+  #authReader: NatsAuthReader | undefined;
 
   constructor(cluster: Cluster, overrides: NatsOverrides = {}, clock: () => number = Date.now) {
     this.#cluster = cluster;
@@ -147,7 +145,7 @@ export class NatsProbe {
 
   async close(): Promise<void> {
     await this.#reset();
-    if (this.#credsDir) rmSync(this.#credsDir, { recursive: true, force: true });
+    this.#authReader?.close();
   }
 
   async #reset(): Promise<void> {
@@ -205,21 +203,7 @@ export class NatsProbe {
   /** The Pipeline's NATS credentials, read from its Secret as the workloads get them. */
   async #auth(secretName: string | undefined): Promise<NatsAuth | undefined> {
     if (!secretName) return undefined;
-    const secret = await this.#cluster.client.request<{ data?: Record<string, string> }>(
-      'GET',
-      `/api/v1/namespaces/${encodeURIComponent(this.#cluster.namespace)}/secrets/${encodeURIComponent(secretName)}`,
-    );
-    const value = (k: string) => {
-      const v = secret.data?.[k];
-      return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
-    };
-    const creds = value('creds');
-    let credsFile: string | undefined;
-    if (creds !== undefined) {
-      this.#credsDir ??= mkdtempSync(join(tmpdir(), 'dwk-creds-'));
-      credsFile = join(this.#credsDir, 'nats.creds');
-      writeFileSync(credsFile, creds, { mode: 0o600 });
-    }
-    return { user: value('user'), password: value('password'), token: value('token'), credsFile };
+    this.#authReader ??= natsAuthReader(this.#cluster.client);
+    return this.#authReader.read(this.#cluster.namespace, secretName);
   }
 }

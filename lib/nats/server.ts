@@ -59,6 +59,8 @@ export interface NatsServerOptions {
   binary?: string;
   /** Own process group: a Ctrl-C in the terminal then reaches the caller alone, which stops it in order. */
   detached?: boolean;
+  /** Clients must present this token (tests of authenticated NATS). */
+  token?: string;
 }
 
 export interface RunningNatsServer {
@@ -106,7 +108,10 @@ export async function startNatsServer(options: NatsServerOptions): Promise<Runni
     const out = openSync(logFile, 'a');
     child = spawn(
       binary,
-      ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-js', '-sd', storeDir],
+      [
+        ...['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-js', '-sd', storeDir],
+        ...(options.token !== undefined ? ['--auth', options.token] : []),
+      ],
       { stdio: ['ignore', out, out], detached: options.detached ?? false },
     );
     closeSync(out);

@@ -287,6 +287,54 @@ describe('deletePolicy with NATS out of reach', { timeout: 90_000 }, () => {
   });
 });
 
+describe('NATS with credentials', { timeout: 90_000 }, () => {
+  test('the controller reads progress and cleans up with the credentials of the Pipeline Secret', async (t) => {
+    const ns = await cluster.newNamespace(t, 'nats-auth');
+    const token = 'cOnTrOlLeR-tOkEn-42';
+    const nats = await startNatsServer({ dataDir: join(tempDir('nats-auth'), 'nats'), token });
+    t.after(() => nats.stop());
+    const nc = await connectNats({ servers: nats.url, name: 'test', auth: { token } });
+    t.after(() => nc.close());
+    await ensurePipeline(nc, 'locked');
+    await cluster.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'nats-auth',
+      '-n',
+      ns,
+      `--from-literal=token=${token}`,
+    ]);
+    await controller(t, ns);
+    await apply(
+      ns,
+      manifest('locked', {
+        source: { generate: { objects: 500 } },
+        nats: { url: nats.url, deletePolicy: 'delete', credentials: { secretRef: { name: 'nats-auth' } } },
+      }),
+    );
+    const p = await eventually('progress read with the token', async () => {
+      const got = await pipeline(ns, 'locked');
+      return got.status?.progress ? got : undefined;
+    });
+    assert.deepEqual(p.status?.progress, {
+      chunksTotal: 5,
+      chunksPublished: 0,
+      chunksSaved: 0,
+      chunksDeadLettered: 0,
+      objectsDeadLettered: 0,
+    });
+    await cluster.kubectl(['delete', '-n', ns, 'pipeline/locked', '--wait=true', '--timeout=60s']);
+    const names: string[] = [];
+    for await (const n of (await jetstreamManager(nc)).streams.names()) names.push(n);
+    assert.deepEqual(
+      names.filter((n) => n.includes('_LOCKED_')),
+      [],
+      'the finalizer deleted the streams, logged in with the token',
+    );
+  });
+});
+
 describe('status from NATS and quiet when idle', { timeout: 120_000 }, () => {
   test('progress comes from the pipeline streams; nothing is written while nothing changes', async (t) => {
     const ns = await cluster.newNamespace(t, 'progress');
