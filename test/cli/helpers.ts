@@ -5,6 +5,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { stringify } from 'yaml';
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import { startController } from '../support/controller.ts';
 import type { TestCluster } from '../testbed/support.ts';
 
 export const DWK = fileURLToPath(new URL('../../bin/dwk', import.meta.url));
@@ -66,4 +69,31 @@ export function writePipeline(dir: string, name: string, spec: Record<string, un
     }),
   );
   return file;
+}
+
+/**
+ * A Ready Pipeline `name` (mapper 2) in a fresh namespace, made by dwk up against an unresolvable
+ * NATS address, with a controller in this process watching the namespace.
+ */
+export async function readyPipeline(cluster: TestCluster, t: TestContext, prefix: string, name: string) {
+  const ns = await cluster.newNamespace(t, prefix);
+  await startController(t, cluster.kubeconfigPath, ns);
+  const dir = tempDir(prefix);
+  const env = dwkEnv(cluster, dir, { helm: false });
+  const file = writePipeline(dir, name);
+  const up = await runDwk(
+    env,
+    dir,
+    'up',
+    '-f',
+    file,
+    '-n',
+    ns,
+    '--nats-url',
+    'nats://n:4222',
+    '--controller',
+    'none',
+  );
+  assert.equal(up.code, 0, up.stderr);
+  return { ns, dir, env };
 }

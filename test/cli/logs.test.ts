@@ -5,39 +5,14 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { EXIT } from '../../lib/errors.ts';
 import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
-import { startController } from '../support/controller.ts';
 import { eventually, testCluster } from '../testbed/support.ts';
-import { dwkEnv, runDwk, startDwk, tempDir, writePipeline } from './helpers.ts';
+import { readyPipeline, runDwk, startDwk } from './helpers.ts';
 
 const cluster = await testCluster();
 const client = KubeClient.fromKubeconfig(cluster.kubeconfigPath);
-
-/** A Ready Pipeline `name` (mapper 2) in a fresh namespace, made by dwk up. */
-async function readyPipeline(t: TestContext, prefix: string, name: string) {
-  const ns = await cluster.newNamespace(t, prefix);
-  await startController(t, cluster.kubeconfigPath, ns);
-  const dir = tempDir(prefix);
-  const env = dwkEnv(cluster, dir, { helm: false });
-  const file = writePipeline(dir, name);
-  const up = await runDwk(
-    env,
-    dir,
-    'up',
-    '-f',
-    file,
-    '-n',
-    ns,
-    '--nats-url',
-    'nats://n:4222',
-    '--controller',
-    'none',
-  );
-  assert.equal(up.code, 0, up.stderr);
-  return { ns, dir, env };
-}
 
 const mapperPods = async (ns: string, pipeline: string) =>
   (
@@ -81,7 +56,7 @@ const unavailable = (pod: string) =>
 
 describe('dwk logs in a cluster', { timeout: 180_000 }, () => {
   test('Pods on the KWOK node: a clear reason per Pod, exit 4 since none could be read; no Pods: exit 1', async (t) => {
-    const { ns, dir, env } = await readyPipeline(t, 'cli-logs', 'lg');
+    const { ns, dir, env } = await readyPipeline(cluster, t, 'cli-logs', 'lg');
     const pods = await eventually('2 scheduled mapper Pods', async () => {
       const p = await mapperPods(ns, 'lg');
       return p.length === 2 && p.every((x) => x.spec?.nodeName === 'kwok-node-0') ? p : undefined;
@@ -124,7 +99,7 @@ describe('dwk logs in a cluster', { timeout: 180_000 }, () => {
   });
 
   test('-f names each Pod it cannot read, picks up a new Pod after dwk scale, and Ctrl-C exits 130', async (t) => {
-    const { ns, dir, env } = await readyPipeline(t, 'cli-logs-f', 'lf');
+    const { ns, dir, env } = await readyPipeline(cluster, t, 'cli-logs-f', 'lf');
     const before = await eventually('2 running mapper Pods', async () => {
       const p = await mapperPods(ns, 'lf');
       return p.length === 2 && p.every((x) => x.spec?.nodeName) ? p : undefined;
@@ -163,7 +138,7 @@ describe('dwk logs in a cluster', { timeout: 180_000 }, () => {
     'Pods whose logs kwok serves: interleaved by time, each line prefixed by its Pod; --tail; -f sees a new line',
     { skip: kwokServesLogs ? false : "the test bed's kwok serves no Pod logs" },
     async (t) => {
-      const { ns, dir, env } = await readyPipeline(t, 'cli-logs-ok', 'ok');
+      const { ns, dir, env } = await readyPipeline(cluster, t, 'cli-logs-ok', 'ok');
       const [a, b] = (
         await eventually('2 mapper Pods', async () => {
           const p = await mapperPods(ns, 'ok');

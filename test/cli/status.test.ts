@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import type { ClusterStatus } from '../../cli/cluster/status.ts';
 import { jetstream } from '@nats-io/jetstream';
 import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
@@ -13,9 +13,8 @@ import { connectNats } from '../../lib/nats/connect.ts';
 import { startNatsServer } from '../../lib/nats/server.ts';
 import { ensurePipeline } from '../../lib/nats/setup.ts';
 import { forwardPorts } from '../support/kwok.ts';
-import { startController } from '../support/controller.ts';
 import { eventually, testCluster } from '../testbed/support.ts';
-import { DWK, dwkEnv, runDwk, tempDir, writePipeline } from './helpers.ts';
+import { DWK, dwkEnv, runDwk, tempDir, writePipeline, readyPipeline } from './helpers.ts';
 
 const cluster = await testCluster();
 const client = KubeClient.fromKubeconfig(cluster.kubeconfigPath);
@@ -24,33 +23,6 @@ const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8
 /** The pane's text matches: a probe for eventually(). */
 const screen = (session: string, re: RegExp) => () =>
   Promise.resolve(re.test(tmux('capture-pane', '-p', '-t', session)));
-
-const controller = (t: TestContext, namespace: string) =>
-  startController(t, cluster.kubeconfigPath, namespace);
-
-/** A Ready Pipeline `name` (mapper 2) in a fresh namespace, made by dwk up. */
-async function readyPipeline(t: TestContext, prefix: string, name: string) {
-  const ns = await cluster.newNamespace(t, prefix);
-  await controller(t, ns);
-  const dir = tempDir(prefix);
-  const env = dwkEnv(cluster, dir, { helm: false });
-  const file = writePipeline(dir, name);
-  const up = await runDwk(
-    env,
-    dir,
-    'up',
-    '-f',
-    file,
-    '-n',
-    ns,
-    '--nats-url',
-    'nats://n:4222',
-    '--controller',
-    'none',
-  );
-  assert.equal(up.code, 0, up.stderr);
-  return { ns, dir, env };
-}
 
 const mapperReplicas = async (ns: string, pipeline: string) =>
   (
@@ -64,7 +36,7 @@ const mapperReplicas = async (ns: string, pipeline: string) =>
 
 describe('dwk status in a cluster', { timeout: 180_000 }, () => {
   test('--once -o json matches the cluster; yaml and plain text without a terminal', async (t) => {
-    const { ns, dir, env } = await readyPipeline(t, 'cli-status', 'st');
+    const { ns, dir, env } = await readyPipeline(cluster, t, 'cli-status', 'st');
     const json = await runDwk(env, dir, 'status', '-n', ns, '--once', '-o', 'json');
     assert.equal(json.code, 0, json.stderr);
     const s = JSON.parse(json.stdout) as ClusterStatus;
@@ -274,7 +246,7 @@ describe('dwk status in a cluster', { timeout: 180_000 }, () => {
     'the live view in a real terminal: select the mapper, + scales it, q exits 0',
     { skip: hasTmux ? false : 'tmux is not installed' },
     async (t) => {
-      const { ns, dir, env } = await readyPipeline(t, 'cli-live', 'live');
+      const { ns, dir, env } = await readyPipeline(cluster, t, 'cli-live', 'live');
       const session = `dwk-status-${process.pid}`;
       const exitFile = join(dir, 'exit-code');
       const vars = Object.entries(env)
