@@ -27,7 +27,7 @@ export const CLUSTER_RULES = [
   { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
   {
     apiGroups: ['monitoring.coreos.com'],
-    resources: ['servicemonitors'],
+    resources: ['servicemonitors', 'podmonitors'],
     verbs: ['get', 'create', 'patch', 'update', 'delete'],
   },
   { apiGroups: ['monitoring.coreos.com'], resources: ['prometheuses'], verbs: ['get', 'list'] },

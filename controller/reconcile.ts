@@ -129,6 +129,8 @@ export class Reconciler {
     const now = Date.now();
     if (!this.monitoringCache || now - this.monitoringCache.at > 60_000) {
       const crdInstalled = await this.d.client.serves('monitoring.coreos.com/v1', 'ServiceMonitor');
+      const podMonitorCrdInstalled =
+        crdInstalled && (await this.d.client.serves('monitoring.coreos.com/v1', 'PodMonitor'));
       let prometheuses: ObservedPrometheus[] = [];
       if (crdInstalled && (await this.d.client.serves('monitoring.coreos.com/v1', 'Prometheus'))) {
         const list = await this.d.client.list<KubeObject & { spec?: Record<string, unknown> }>({
@@ -144,9 +146,14 @@ export class Reconciler {
             (x.spec
               ?.serviceMonitorNamespaceSelector as ObservedPrometheus['serviceMonitorNamespaceSelector']) ??
             null,
+          podMonitorSelector:
+            (x.spec?.podMonitorSelector as ObservedPrometheus['podMonitorSelector']) ?? null,
+          podMonitorNamespaceSelector:
+            (x.spec?.podMonitorNamespaceSelector as ObservedPrometheus['podMonitorNamespaceSelector']) ??
+            null,
         }));
       }
-      this.monitoringCache = { at: now, value: { crdInstalled, prometheuses } };
+      this.monitoringCache = { at: now, value: { crdInstalled, podMonitorCrdInstalled, prometheuses } };
     }
     let ns = this.namespaceLabels.get(namespace);
     if (!ns || now - ns.at > 60_000) {

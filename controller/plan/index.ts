@@ -7,7 +7,12 @@ import { componentsOf, COMPONENTS, type Component, type PipelineSpec } from '../
 import type { PipelineStatus, Progress } from '../../api/v1alpha1/status.ts';
 import { deploymentFor } from './deployment.ts';
 import { objectName, type PipelineRef } from './labels.ts';
-import { planMonitoring, type ObservedMonitoring, type ServiceMonitor } from './monitoring.ts';
+import {
+  planMonitoring,
+  type ObservedMonitoring,
+  type PodMonitor,
+  type ServiceMonitor,
+} from './monitoring.ts';
 import { serviceFor } from './service.ts';
 import { computeStatus } from './status.ts';
 
@@ -27,7 +32,7 @@ export interface PlanInput {
 
 export interface Plan {
   /** Objects to server-side apply, in order. */
-  apply: Array<V1Deployment | V1Service | ServiceMonitor>;
+  apply: Array<V1Deployment | V1Service | ServiceMonitor | PodMonitor>;
   /** Owned objects that must go (e.g. the broadcaster once it is removed from the spec). */
   remove: Array<{ apiVersion: string; kind: string; name: string; namespace: string }>;
   status: PipelineStatus;
@@ -39,7 +44,7 @@ export function plan(input: PlanInput): Plan {
   const apply: Plan['apply'] = [];
   for (const c of wanted) apply.push(serviceFor(ref, c), deploymentFor(ref, spec, c));
   const monitoring = planMonitoring(ref, spec, input.observed.monitoring);
-  apply.push(...monitoring.serviceMonitors);
+  apply.push(...monitoring.monitors);
 
   const remove: Plan['remove'] = [];
   for (const c of COMPONENTS) {

@@ -1,6 +1,6 @@
 /**
- * ServiceMonitors whose labels the cluster's Prometheus actually selects: the step people used to
- * do by hand (`kubectl label servicemonitor … release=…`). No I/O.
+ * ServiceMonitors (and the NATS PodMonitor) whose labels the cluster's Prometheus actually
+ * selects: the step people used to do by hand (`kubectl label servicemonitor … release=…`). No I/O.
  */
 import type { V1LabelSelector } from '@kubernetes/client-node';
 import type { PipelineSpec } from '../../api/v1alpha1/pipeline.ts';
@@ -14,11 +14,16 @@ export interface ObservedPrometheus {
   serviceMonitorSelector: V1LabelSelector | null;
   /** null: only its own namespace; {}: every namespace. */
   serviceMonitorNamespaceSelector: V1LabelSelector | null;
+  /** The same two for PodMonitors. */
+  podMonitorSelector: V1LabelSelector | null;
+  podMonitorNamespaceSelector: V1LabelSelector | null;
 }
 
 export interface ObservedMonitoring {
   /** Whether the monitoring.coreos.com ServiceMonitor CRD exists. */
   crdInstalled: boolean;
+  /** Whether the PodMonitor CRD exists (kube-prometheus-stack installs both). */
+  podMonitorCrdInstalled: boolean;
   prometheuses: ObservedPrometheus[];
   /** Labels of the Pipeline's namespace, for namespace selectors. */
   namespaceLabels: Record<string, string>;
@@ -40,8 +45,23 @@ export interface ServiceMonitor {
   };
 }
 
+/**
+ * The NATS chart's exporter listens on a container port that no Service of the chart exposes, so
+ * only a PodMonitor reaches it (the chart's own `promExporter.podMonitor` is one too).
+ */
+export interface PodMonitor {
+  apiVersion: 'monitoring.coreos.com/v1';
+  kind: 'PodMonitor';
+  metadata: ServiceMonitor['metadata'];
+  spec: {
+    selector: V1LabelSelector;
+    namespaceSelector: { matchNames: string[] };
+    podMetricsEndpoints: Array<{ port: string; path: string; interval: string }>;
+  };
+}
+
 export interface MonitoringPlan {
-  serviceMonitors: ServiceMonitor[];
+  monitors: Array<ServiceMonitor | PodMonitor>;
   condition: { status: 'True' | 'False'; reason: string; message: string };
 }
 
@@ -50,9 +70,14 @@ const selectsNamespace = (p: ObservedPrometheus, namespace: string, nsLabels: Re
     ? p.namespace === namespace
     : matches(p.serviceMonitorNamespaceSelector, nsLabels);
 
+const selectsPodMonitorsIn = (p: ObservedPrometheus, namespace: string, nsLabels: Record<string, string>) =>
+  p.podMonitorNamespaceSelector === null
+    ? p.namespace === namespace
+    : matches(p.podMonitorNamespaceSelector, nsLabels);
+
 const id = (p: ObservedPrometheus) => `${p.namespace}/${p.name}`;
 
-/** The exporter port of the official NATS Helm chart (prometheus-nats-exporter, `-prefix=nats`). */
+/** The exporter's container port in the official NATS Helm chart (prometheus-nats-exporter). */
 export const NATS_EXPORTER_PORT_NAME = 'prom-metrics';
 
 /**
@@ -86,7 +111,7 @@ export function planMonitoring(
   const sm = spec.monitoring.serviceMonitor;
   if (!sm.enabled) {
     return {
-      serviceMonitors: [],
+      monitors: [],
       condition: {
         status: 'False',
         reason: 'Disabled',
@@ -96,7 +121,7 @@ export function planMonitoring(
   }
   if (!observed.crdInstalled) {
     return {
-      serviceMonitors: [],
+      monitors: [],
       condition: {
         status: 'False',
         reason: 'ServiceMonitorCRDMissing',
@@ -135,23 +160,13 @@ export function planMonitoring(
       endpoints: [{ port: METRICS_PORT_NAME, path: '/metrics', interval: '15s' }],
     },
   };
-  const monitors = [monitor];
+  const monitors: MonitoringPlan['monitors'] = [monitor];
   const nats = natsServiceOf(spec.nats.url, p.namespace);
-  if (nats) {
-    // The NATS chart labels its Services name=nats, instance=<release>; the Service is named after
-    // the release by default. Lives beside the Pipeline (owner references stay in one namespace).
-    monitors.push({
-      ...monitor,
-      metadata: { ...monitor.metadata, name: `${p.name}-nats` },
-      spec: {
-        selector: {
-          matchLabels: { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/instance': nats.name },
-        },
-        namespaceSelector: { matchNames: [nats.namespace] },
-        endpoints: [{ port: NATS_EXPORTER_PORT_NAME, path: '/metrics', interval: '15s' }],
-      },
-    });
-  }
+  const natsMonitor =
+    nats && observed.podMonitorCrdInstalled
+      ? natsPodMonitor(p, nats, sm.labels, candidates, observed)
+      : undefined;
+  if (natsMonitor) monitors.push(natsMonitor.monitor);
   const selecting = candidates.filter(
     (x) =>
       x.serviceMonitorSelector !== null &&
@@ -163,7 +178,7 @@ export function planMonitoring(
     condition = {
       status: 'True',
       reason: 'Selected',
-      message: `ServiceMonitors ${monitors.map((m) => m.metadata.name).join(', ')} are selected by Prometheus ${selecting.map(id).join(', ')}`,
+      message: `ServiceMonitor ${monitor.metadata.name} is selected by Prometheus ${selecting.map(id).join(', ')}${natsMonitor ? `; ${natsMonitor.note}` : ''}`,
     };
   } else if (candidates.length === 0) {
     condition = {
@@ -189,5 +204,66 @@ export function planMonitoring(
       message: `no Prometheus selects ServiceMonitor ${monitor.metadata.name}: ${why}`,
     };
   }
-  return { serviceMonitors: monitors, condition };
+  return { monitors, condition };
+}
+
+/**
+ * The NATS exporter's PodMonitor: the chart's Pods (`app.kubernetes.io/name: nats`,
+ * `app.kubernetes.io/instance: <release>`, the Service being named after the release) on the port
+ * `prom-metrics`, labelled for the podMonitorSelector of the Prometheus that will scrape it. Lives
+ * beside the Pipeline (owner references stay in one namespace) and looks into the NATS namespace.
+ */
+function natsPodMonitor(
+  p: PipelineRef,
+  nats: { name: string; namespace: string },
+  extraLabels: Record<string, string> | undefined,
+  candidates: ObservedPrometheus[],
+  observed: ObservedMonitoring,
+): { monitor: PodMonitor; note: string } {
+  const source = candidates.find(
+    (x) => x.podMonitorSelector !== null && selectsPodMonitorsIn(x, p.namespace, observed.namespaceLabels),
+  );
+  const labels = {
+    ...(source?.podMonitorSelector ? labelsSatisfying(source.podMonitorSelector) : {}),
+    ...(extraLabels ?? {}),
+    'app.kubernetes.io/instance': p.name,
+    'app.kubernetes.io/part-of': 'dwk',
+    'app.kubernetes.io/managed-by': 'dwk',
+  };
+  const monitor: PodMonitor = {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PodMonitor',
+    metadata: {
+      name: `${p.name}-nats`,
+      namespace: p.namespace,
+      labels,
+      ownerReferences: [ownerReference(p)],
+    },
+    spec: {
+      selector: {
+        matchLabels: { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/instance': nats.name },
+      },
+      namespaceSelector: { matchNames: [nats.namespace] },
+      podMetricsEndpoints: [{ port: NATS_EXPORTER_PORT_NAME, path: '/metrics', interval: '15s' }],
+    },
+  };
+  const selecting = candidates.filter(
+    (x) =>
+      x.podMonitorSelector !== null &&
+      matches(x.podMonitorSelector, labels) &&
+      selectsPodMonitorsIn(x, p.namespace, observed.namespaceLabels),
+  );
+  const note =
+    selecting.length > 0
+      ? `PodMonitor ${monitor.metadata.name} (NATS) is selected by ${selecting.map(id).join(', ')}`
+      : `no Prometheus selects PodMonitor ${monitor.metadata.name} (NATS): ${
+          candidates
+            .map((x) =>
+              x.podMonitorSelector === null
+                ? `${id(x)} selects no PodMonitors (podMonitorSelector is unset)`
+                : `${id(x)} wants ${describeSelector(x.podMonitorSelector)}`,
+            )
+            .join('; ') || 'none found'
+        }`;
+  return { monitor, note };
 }

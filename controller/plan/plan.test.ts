@@ -2,11 +2,21 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { resolveSpec } from '../../api/v1alpha1/validate.ts';
-import { natsServiceOf, type ServiceMonitor, type ObservedMonitoring } from './monitoring.ts';
+import {
+  natsServiceOf,
+  type ObservedMonitoring,
+  type PodMonitor,
+  type ServiceMonitor,
+} from './monitoring.ts';
 import { plan, type PlanInput } from './index.ts';
 
 const ref = { name: 'demo', namespace: 'team', uid: 'uid-1' };
-const noMonitoring: ObservedMonitoring = { crdInstalled: false, prometheuses: [], namespaceLabels: {} };
+const noMonitoring: ObservedMonitoring = {
+  crdInstalled: false,
+  podMonitorCrdInstalled: false,
+  prometheuses: [],
+  namespaceLabels: {},
+};
 
 /** A builder for plan inputs: defaults everywhere, override what a test is about. */
 function input(
@@ -179,14 +189,28 @@ describe('status', () => {
 describe('ServiceMonitor labels', () => {
   const monitors = (p: ReturnType<typeof plan>) =>
     p.apply.filter((o): o is ServiceMonitor => o.kind === 'ServiceMonitor');
-  const prom = (selector: Record<string, string> | null, namespace = 'monitoring') => ({
+  const podMonitors = (p: ReturnType<typeof plan>) =>
+    p.apply.filter((o): o is PodMonitor => o.kind === 'PodMonitor');
+  const prom = (
+    selector: Record<string, string> | null,
+    namespace = 'monitoring',
+    podSelector: Record<string, string> | null = selector,
+  ) => ({
     name: 'kube-prometheus-stack-prometheus',
     namespace,
     serviceMonitorSelector: selector ? { matchLabels: selector } : null,
     serviceMonitorNamespaceSelector: {},
+    podMonitorSelector: podSelector ? { matchLabels: podSelector } : null,
+    podMonitorNamespaceSelector: {},
+  });
+  const monitoring = (prometheuses: ObservedMonitoring['prometheuses']): ObservedMonitoring => ({
+    crdInstalled: true,
+    podMonitorCrdInstalled: true,
+    prometheuses,
+    namespaceLabels: {},
   });
   const withProm = (prometheuses: ObservedMonitoring['prometheuses']) =>
-    input({ observed: { monitoring: { crdInstalled: true, prometheuses, namespaceLabels: {} } } });
+    input({ observed: { monitoring: monitoring(prometheuses) } });
 
   it('carries the release label the cluster Prometheus selects, and says which Prometheus selects it', () => {
     const p = plan(withProm([prom({ release: 'kube-prometheus-stack-1714644114' })]));
@@ -216,30 +240,57 @@ describe('ServiceMonitor labels', () => {
     assert.match(c?.message ?? '', /serviceMonitorSelector is unset/);
   });
 
-  it('adds a NATS ServiceMonitor on the chart exporter port, in the namespace of spec.nats.url, same labels', () => {
+  it('scrapes NATS with a PodMonitor on the exporter container port (no chart Service exposes it), labelled for the podMonitorSelector', () => {
     const p = plan(
       input({
         specIn: { nats: { url: 'nats://nats.messaging.svc.cluster.local:4222' } },
         observed: {
-          monitoring: {
-            crdInstalled: true,
-            prometheuses: [prom({ release: 'kube-prometheus-stack-1714644114' })],
-            namespaceLabels: {},
-          },
+          monitoring: monitoring([prom({ release: 'kps' }, 'monitoring', { release: 'kps', pods: 'yes' })]),
         },
       }),
     );
-    const [workloads, nats] = monitors(p);
+    assert.deepEqual(
+      monitors(p).map((m) => m.metadata.name),
+      ['demo-workloads'],
+    );
+    const [nats] = podMonitors(p);
     assert.equal(nats?.metadata.name, 'demo-nats');
     assert.equal(nats?.metadata.namespace, 'team');
-    assert.deepEqual(nats?.metadata.labels, workloads?.metadata.labels);
+    assert.deepEqual(nats?.metadata.labels, {
+      release: 'kps',
+      pods: 'yes',
+      'app.kubernetes.io/instance': 'demo',
+      'app.kubernetes.io/part-of': 'dwk',
+      'app.kubernetes.io/managed-by': 'dwk',
+    });
     assert.deepEqual(nats?.spec, {
       selector: { matchLabels: { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/instance': 'nats' } },
       namespaceSelector: { matchNames: ['messaging'] },
-      endpoints: [{ port: 'prom-metrics', path: '/metrics', interval: '15s' }],
+      podMetricsEndpoints: [{ port: 'prom-metrics', path: '/metrics', interval: '15s' }],
     });
     const c = p.status.conditions?.find((x) => x.type === 'MonitoringReady');
-    assert.match(c?.message ?? '', /demo-workloads, demo-nats are selected/);
+    assert.match(
+      c?.message ?? '',
+      /ServiceMonitor demo-workloads is selected by Prometheus monitoring\/kube-prometheus-stack-prometheus; PodMonitor demo-nats \(NATS\) is selected by monitoring\/kube-prometheus-stack-prometheus/,
+    );
+  });
+
+  it('says so when no Prometheus selects PodMonitors, and makes none without the PodMonitor CRD', () => {
+    const unset = plan(
+      input({ observed: { monitoring: monitoring([prom({ release: 'kps' }, 'monitoring', null)]) } }),
+    );
+    assert.match(
+      unset.status.conditions?.find((x) => x.type === 'MonitoringReady')?.message ?? '',
+      /no Prometheus selects PodMonitor demo-nats \(NATS\): monitoring\/kube-prometheus-stack-prometheus selects no PodMonitors/,
+    );
+    const noCrd = plan(
+      input({
+        observed: {
+          monitoring: { ...monitoring([prom({ release: 'kps' })]), podMonitorCrdInstalled: false },
+        },
+      }),
+    );
+    assert.deepEqual(podMonitors(noCrd), []);
   });
 
   it('finds the NATS Service from the URL forms people write, and none for an IP or outside host', () => {
@@ -254,11 +305,11 @@ describe('ServiceMonitor labels', () => {
     const p = plan(
       input({
         specIn: { nats: { url: 'nats://10.0.0.7:4222' } },
-        observed: { monitoring: { crdInstalled: true, prometheuses: [], namespaceLabels: {} } },
+        observed: { monitoring: monitoring([]) },
       }),
     );
     assert.deepEqual(
-      monitors(p).map((m) => m.metadata.name),
+      [...monitors(p), ...podMonitors(p)].map((m) => m.metadata.name),
       ['demo-workloads'],
     );
   });

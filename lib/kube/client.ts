@@ -84,6 +84,11 @@ const RESOURCES: Record<string, { group: string; plural: string; namespaced: boo
     plural: 'servicemonitors',
     namespaced: true,
   },
+  'monitoring.coreos.com/v1/PodMonitor': {
+    group: '/apis/monitoring.coreos.com/v1',
+    plural: 'podmonitors',
+    namespaced: true,
+  },
   'monitoring.coreos.com/v1/Prometheus': {
     group: '/apis/monitoring.coreos.com/v1',
     plural: 'prometheuses',

@@ -12,6 +12,7 @@ import { freePort, startNatsServer } from '../../lib/nats/server.ts';
 import { controllerManifests, CONTROLLER_NAME } from '../../controller/manifests.ts';
 import { spec, tempDir, workloadSet } from '../support/workloads.ts';
 import { eventually } from '../testbed/support.ts';
+import { NATS_CHART } from '../cli/helpers.ts';
 import { apply, client, cluster, controller, fixture, manifest, pipeline, replicasOf } from './support.ts';
 
 const monitoringCondition = async (ns: string, name: string) =>
@@ -46,6 +47,7 @@ describe('ServiceMonitors', { timeout: 120_000 }, () => {
       '--timeout=30s',
       'crd/servicemonitors.monitoring.coreos.com',
       'crd/prometheuses.monitoring.coreos.com',
+      'crd/podmonitors.monitoring.coreos.com',
     ]);
     const ns = await cluster.newNamespace(t, 'mon');
     await controller(t, ns);
@@ -68,6 +70,8 @@ describe('ServiceMonitors', { timeout: 120_000 }, () => {
       spec: {
         serviceMonitorSelector: { matchLabels: { release: 'kube-prometheus-stack-1714644114' } },
         serviceMonitorNamespaceSelector: {},
+        podMonitorSelector: { matchLabels: { release: 'kube-prometheus-stack-1714644114' } },
+        podMonitorNamespaceSelector: {},
       },
     };
     await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(prometheus) });
@@ -95,6 +99,62 @@ describe('ServiceMonitors', { timeout: 120_000 }, () => {
     );
     const svc = await cluster.core.readNamespacedService({ name: 'sel-mapper', namespace: ns2 });
     assert.equal(svc.spec?.ports?.[0]?.name, 'metrics');
+
+    // NATS from the chart (a stand-in with the official chart's labels, ports and exporter sidecar)
+    // in a namespace of its own: the PodMonitor finds its Pod and the exporter's container port.
+    const natsNs = await cluster.newNamespace(t, 'mon-nats');
+    await cluster.helm([
+      'install',
+      'nats',
+      NATS_CHART,
+      '-n',
+      natsNs,
+      '--set',
+      'promExporter.enabled=true',
+      '--wait',
+      '--timeout',
+      '60s',
+    ]);
+    await apply(ns2, manifest('pm', { nats: { url: `nats://nats.${natsNs}.svc:4222` } }));
+    type PodMonitorObj = KubeObject & {
+      spec?: {
+        selector?: { matchLabels?: Record<string, string> };
+        namespaceSelector?: { matchNames?: string[] };
+        podMetricsEndpoints?: Array<{ port: string }>;
+      };
+    };
+    const pm = await eventually('the NATS PodMonitor', () =>
+      client.getOrUndefined<PodMonitorObj>({
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'PodMonitor',
+        namespace: ns2,
+        name: 'pm-nats',
+      }),
+    );
+    assert.equal(pm.metadata?.labels?.release, 'kube-prometheus-stack-1714644114');
+    assert.deepEqual(pm.spec?.namespaceSelector?.matchNames, [natsNs]);
+    const selector = Object.entries(pm.spec?.selector?.matchLabels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const pods = await cluster.core.listNamespacedPod({ namespace: natsNs, labelSelector: selector });
+    assert.equal(pods.items.length, 1, `the PodMonitor selects the NATS Pod (${selector})`);
+    const ports = (pods.items[0]?.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((x) => x.name));
+    assert.ok(
+      ports.includes(pm.spec?.podMetricsEndpoints?.[0]?.port),
+      `a container port named it: ${ports.join(', ')}`,
+    );
+    // No Service of the chart carries the exporter port: a ServiceMonitor could not have reached it.
+    const services = await cluster.core.listNamespacedService({ namespace: natsNs });
+    const servicePorts = services.items.flatMap((x) => (x.spec?.ports ?? []).map((p) => p.name));
+    assert.ok(!servicePorts.includes('prom-metrics'), servicePorts.join(', '));
+    const ready = await eventually('MonitoringReady naming the PodMonitor', async () => {
+      const c = await monitoringCondition(ns2, 'pm');
+      return c?.status === 'True' && /PodMonitor/.test(c.message) ? c : undefined;
+    });
+    assert.match(
+      ready.message,
+      new RegExp(`PodMonitor pm-nats \\(NATS\\) is selected by ${promNs}/kube-prometheus-stack-prometheus`),
+    );
   });
 });
 
@@ -174,6 +234,7 @@ describe('RBAC', { timeout: 60_000 }, () => {
       ['patch', 'services', '-n', 'default'],
       ['create', 'events', '-n', 'default'],
       ['patch', 'servicemonitors.monitoring.coreos.com', '-n', 'default'],
+      ['patch', 'podmonitors.monitoring.coreos.com', '-n', 'default'],
       ['list', 'prometheuses.monitoring.coreos.com', '--all-namespaces'],
       ['update', 'leases.coordination.k8s.io', '-n', ns],
     ];
