@@ -1,4 +1,6 @@
 /** `dwk doctor`: checks what dwk needs in a cluster, one line each, with a fix for each failure. */
+import type { V1LabelSelector } from '@kubernetes/client-node';
+import { describeSelector } from '../../controller/plan/selector.ts';
 import { execa } from 'execa';
 import { GROUP, VERSION } from '../../api/v1alpha1/pipeline.ts';
 import type { KubeObject } from '../../lib/kube/client.ts';
@@ -168,9 +170,10 @@ async function prometheusCheck(c: Cluster): Promise<Check> {
       fix: 'helm install kube-prometheus-stack for metrics',
     };
   }
+  type Selector = V1LabelSelector | null | undefined;
   const list = await c.client.request<{
     items: Array<
-      KubeObject & { spec?: { serviceMonitorSelector?: { matchLabels?: Record<string, string> } } }
+      KubeObject & { spec?: { serviceMonitorSelector?: Selector; podMonitorSelector?: Selector } }
     >;
   }>('GET', '/apis/monitoring.coreos.com/v1/prometheuses');
   if (list.items.length === 0)
@@ -179,12 +182,13 @@ async function prometheusCheck(c: Cluster): Promise<Check> {
       'installed, but no Prometheus resource',
       'create one, e.g. with kube-prometheus-stack',
     );
-  const selects = list.items.map((p) => {
-    const labels = Object.entries(p.spec?.serviceMonitorSelector?.matchLabels ?? {}).map(
-      ([k, v]) => `${k}=${v}`,
-    );
-    return `${p.metadata?.namespace}/${p.metadata?.name} selects ${labels.join(',') || 'every ServiceMonitor'}`;
-  });
+  // Unset selects nothing, {} everything: the Prometheus operator's rule.
+  const wants = (what: string, s: Selector) =>
+    s ? `${what} with ${describeSelector(s)}` : `no ${what} (selector unset)`;
+  const selects = list.items.map(
+    (p) =>
+      `${p.metadata?.namespace}/${p.metadata?.name} selects ${wants('ServiceMonitors', p.spec?.serviceMonitorSelector)} and ${wants('PodMonitors', p.spec?.podMonitorSelector)}`,
+  );
   return ok('Prometheus operator', selects.join('; '));
 }
 
