@@ -84,6 +84,30 @@ describe('the live pipeline view', () => {
     unmount();
   });
 
+  it('draws the NATS server and broadcaster lines of a local pipeline too', () => {
+    const model = fromLocal(
+      statusOf({
+        natsServer: {
+          serverId: 'S',
+          version: '2.14.5',
+          uptime: '3m',
+          connections: 7,
+          slowConsumers: 0,
+          totals: { inMsgs: 10, outMsgs: 20, inBytes: 100, outBytes: 200 },
+        },
+        broadcast: { delivered: 5, failed: 0, deadLettered: 0, skippedDuplicate: 1, unknown: 0 },
+      }),
+    );
+    const { lastFrame, unmount } = render(h(PipelineView, { ...props, width: 140, model }));
+    const frame = lastFrame() ?? '';
+    assert.match(frame, /nats-server 2\.14\.5 · 7 connections · 0 slow consumers · 10 msgs in, 20 out/);
+    assert.match(
+      frame,
+      /broadcast: 5 delivered · 0 failed \(retried\) · 0 dead-lettered · 1 skipped as duplicates/,
+    );
+    unmount();
+  });
+
   it('shows what NATS says in a cluster: rate and ETA, lag, server figures, broadcasters', () => {
     const server = {
       serverId: 'S1',
