@@ -5,7 +5,8 @@
  * KWOK also serves as the fake nodes' kubelet (TLS on loopback), so Pod logs, port-forward, exec and
  * attach work through the apiserver for what a test maps with kwok's objects (test/support/kwok.ts).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,9 +97,11 @@ export async function startTestbed(options: TestbedOptions): Promise<Testbed> {
   const timeoutMs = options.stepTimeoutMs ?? 60_000;
   const detached = options.detached ?? false;
   const procs: StartedProcess[] = [];
+  const watchdog = detached ? undefined : startWatchdog(dir, ownsDir && !options.keepDir);
   const start = (name: string, binary: string, args: string[]) => {
     const proc = startProcess(name, binary, args, { logDir: join(dir, 'logs'), detached });
     procs.push(proc);
+    watchdog?.watch(proc.pid);
     return proc;
   };
 
@@ -130,6 +133,7 @@ export async function startTestbed(options: TestbedOptions): Promise<Testbed> {
     await Promise.all(rest.filter((p) => p.name !== 'kube-apiserver').map((p) => stopProcess(p)));
     await Promise.all(rest.filter((p) => p.name === 'kube-apiserver').map((p) => stopProcess(p)));
     if (etcd) await stopProcess(etcd);
+    watchdog?.stop();
     removeHandlers();
     if (ownsDir && !options.keepDir) rmSync(dir, { recursive: true, force: true });
   };
@@ -236,6 +240,33 @@ export async function startTestbed(options: TestbedOptions): Promise<Testbed> {
     await stop().catch(() => killAll());
     throw err;
   }
+}
+
+/**
+ * A shell that outlives this process only to SIGKILL what it started once it is gone, however it
+ * went (a SIGKILLed test runner runs no exit handler): no etcd or apiserver is left behind.
+ */
+function startWatchdog(dir: string, removeDir: boolean): { watch(pid: number): void; stop(): void } {
+  const pidFile = join(dir, 'pids');
+  writeFileSync(pidFile, '');
+  const script =
+    'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -9 $(cat "$2") 2>/dev/null;' +
+    (removeDir ? ' sleep 1; rm -rf "$3"' : '');
+  const child = spawn('sh', ['-c', script, 'dwk-testbed-watchdog', String(process.pid), pidFile, dir], {
+    stdio: 'ignore',
+    detached: true,
+  });
+  child.unref();
+  return {
+    watch: (pid) => appendFileSync(pidFile, `${pid}\n`),
+    stop: () => {
+      try {
+        if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    },
+  };
 }
 
 /** After our cleanup, the signal does what it would have done: kill us, unless someone else handles it. */
