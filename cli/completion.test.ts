@@ -30,6 +30,9 @@ describe('dwk completion', () => {
       ).trim();
     assert.equal(complete('dwk', 'sta'), 'status');
     assert.equal(complete('dwk', 'scale', 'ma'), 'mapper');
+    assert.equal(complete('dwk', 'scale', 'a'), '', 'scale takes no "all"');
+    assert.equal(complete('dwk', 'logs', 'a'), 'all');
+    assert.equal(complete('dwk', 'logs', 'sa'), 'saver');
     assert.match(
       complete('dwk', 'up', '--nats-'),
       /--nats-url --nats-chart --nats-repo --nats-version --nats-values --nats-release/,

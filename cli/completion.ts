@@ -27,12 +27,14 @@ export function treeOf(program: Command): Tree {
   };
 }
 
-// Commands whose first argument is a component.
-const TAKES_COMPONENT = ['scale', 'logs'];
+// Commands whose first argument is a component: `dwk logs` also takes `all`.
+const COMPONENT_ARGS: Record<string, string> = {
+  scale: COMPONENTS.join(' '),
+  logs: [...COMPONENTS, 'all'].join(' '),
+};
 
 export function completionScript(shell: 'bash' | 'zsh' | 'fish', t: Tree): string {
   const names = t.commands.map((c) => c.name).join(' ');
-  const components = COMPONENTS.join(' ');
   if (shell === 'bash') {
     const cases = t.commands.map((c) => `    ${c.name}) opts="${c.flags.join(' ')}" ;;`).join('\n');
     return `# dwk completion for bash: source <(dwk completion bash)
@@ -46,7 +48,9 @@ _dwk() {
     "") COMPREPLY=($(compgen -W "${names} $opts" -- "$cur")); return ;;
 ${cases}
   esac
-  case "$cmd" in ${TAKES_COMPONENT.join('|')}) [[ "$cur" != -* ]] && opts="$opts ${components}" ;; completion) opts="bash zsh fish" ;; esac
+  case "$cmd" in ${Object.entries(COMPONENT_ARGS)
+    .map(([cmd, words]) => `${cmd}) [[ "$cur" != -* ]] && opts="$opts ${words}" ;;`)
+    .join(' ')} completion) opts="bash zsh fish" ;; esac
   COMPREPLY=($(compgen -W "$opts ${t.globals.join(' ')}" -- "$cur"))
 }
 complete -F _dwk dwk`;
@@ -58,7 +62,7 @@ complete -F _dwk dwk`;
     const cases = t.commands
       .map(
         (c) =>
-          `    ${c.name}) compadd -- ${c.flags.join(' ')}${TAKES_COMPONENT.includes(c.name) ? ` ${components}` : ''}${c.name === 'completion' ? ' bash zsh fish' : ''} ;;`,
+          `    ${c.name}) compadd -- ${c.flags.join(' ')}${COMPONENT_ARGS[c.name] ? ` ${COMPONENT_ARGS[c.name]}` : ''}${c.name === 'completion' ? ' bash zsh fish' : ''} ;;`,
       )
       .join('\n');
     return `#compdef dwk
@@ -89,8 +93,8 @@ compdef _dwk dwk`;
     );
     for (const f of c.flags.filter((x) => x.startsWith('--')))
       lines.push(`complete -c dwk -n '__fish_seen_subcommand_from ${c.name}' -l ${f.slice(2)}`);
-    if (TAKES_COMPONENT.includes(c.name))
-      lines.push(`complete -c dwk -n '__fish_seen_subcommand_from ${c.name}' -a '${components}'`);
+    const words = COMPONENT_ARGS[c.name];
+    if (words) lines.push(`complete -c dwk -n '__fish_seen_subcommand_from ${c.name}' -a '${words}'`);
   }
   lines.push(`complete -c dwk -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'`);
   for (const g of t.globals.filter((x) => x.startsWith('--'))) lines.push(`complete -c dwk -l ${g.slice(2)}`);
