@@ -121,3 +121,34 @@ export function controllerManifests(o: ControllerManifestOptions): Array<Record<
     },
   ];
 }
+
+/** The name of the Role that lets the controller read one Pipeline's NATS credentials. */
+export const natsCredentialsRoleName = (pipeline: string) => `dwk-nats-credentials-${pipeline}`;
+
+/**
+ * Lets the controller read exactly the Secret that holds one Pipeline's NATS credentials (for
+ * progress and cleanup), in that Pipeline's namespace: never Secrets in general.
+ */
+export function natsCredentialsAccess(o: {
+  controllerNamespace: string;
+  namespace: string;
+  pipeline: string;
+  secret: string;
+}): Array<Record<string, unknown>> {
+  const metadata = { name: natsCredentialsRoleName(o.pipeline), namespace: o.namespace, labels };
+  return [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata,
+      rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: [o.secret], verbs: ['get'] }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: metadata.name },
+      subjects: [{ kind: 'ServiceAccount', name: CONTROLLER_NAME, namespace: o.controllerNamespace }],
+    },
+  ];
+}

@@ -6,7 +6,7 @@ import type { Output } from '../output.ts';
 import type { Cluster } from './connect.ts';
 import { Helm } from './helm.ts';
 import { findPipeline } from './pipelines.ts';
-import { CONTROLLER_NAME, controllerManifests } from '../../controller/manifests.ts';
+import { CONTROLLER_NAME, controllerManifests, natsCredentialsRoleName } from '../../controller/manifests.ts';
 import { isNotFound, type KubeObject } from '../../lib/kube/client.ts';
 
 export interface DownRequest {
@@ -134,6 +134,15 @@ export async function downCluster(
       await sleep(300);
     }
     out.print(`deleted Pipeline ${name} (namespace ${cluster.namespace}) and its Deployments and Services`);
+    // What dwk up granted the controller for this Pipeline's NATS credentials goes with it.
+    const role = natsCredentialsRoleName(name);
+    const rbac = 'rbac.authorization.k8s.io/v1';
+    const gone = await Promise.all(
+      ['RoleBinding', 'Role'].map((kind) =>
+        cluster.client.delete({ apiVersion: rbac, kind, namespace: cluster.namespace, name: role }),
+      ),
+    );
+    if (gone.some(Boolean)) out.print(`deleted Role and RoleBinding ${role} (its NATS credentials access)`);
   }
   if (helm) await purgeNats(helm, req, cluster, deadline, out);
   if (req.uninstall) await uninstallDwk(cluster, req.uninstall.controllerNamespace, out);

@@ -1,7 +1,7 @@
 /** What `dwk up` puts in a cluster, as data: NATS through Helm, the CRD, the controller, the Pipeline. No I/O. */
 import { API_VERSION, KIND } from '../../api/v1alpha1/pipeline.ts';
 import { pipelineCrd } from '../../api/v1alpha1/crd.ts';
-import { controllerManifests } from '../../controller/manifests.ts';
+import { controllerManifests, natsCredentialsAccess } from '../../controller/manifests.ts';
 import type { KubeObject } from '../../lib/kube/client.ts';
 import type { HelmPlan } from './helm.ts';
 
@@ -47,6 +47,8 @@ export function planUp(i: UpPlanInput): UpPlan {
     metadata: { ...meta, namespace: i.namespace },
     spec,
   };
+  const secret = (nats.credentials as { secretRef?: { name?: unknown } } | undefined)?.secretRef?.name;
+  const name = typeof meta.name === 'string' ? meta.name : undefined;
   const controller =
     i.controller === 'cluster'
       ? [
@@ -55,6 +57,15 @@ export function planUp(i: UpPlanInput): UpPlan {
             namespace: i.controllerNamespace,
             ...(i.image !== undefined ? { image: i.image } : {}),
           }),
+          // The controller may read this Pipeline's NATS credentials, and no other Secret.
+          ...(typeof secret === 'string' && name
+            ? natsCredentialsAccess({
+                controllerNamespace: i.controllerNamespace,
+                namespace: i.namespace,
+                pipeline: name,
+                secret,
+              })
+            : []),
         ]
       : [];
   return {

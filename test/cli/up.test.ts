@@ -112,6 +112,45 @@ describe('dwk up and down in a cluster', { timeout: 300_000 }, () => {
     assert.equal((p?.spec?.nats as { url: string }).url, 'nats://shared-nats.infra:4222');
   });
 
+  test('NATS credentials: up lets the controller read exactly that Secret; down takes it back', async (t) => {
+    const ns = await cluster.newNamespace(t, 'cli-creds');
+    const ctrlNs = await cluster.newNamespace(t, 'cli-creds-ctrl');
+    const dir = tempDir('cli-creds');
+    const env = dwkEnv(cluster, dir, { helm: false });
+    const file = writePipeline(dir, 'auth', { nats: { credentials: { secretRef: { name: 'nats-auth' } } } });
+    const up = await runDwk(
+      env,
+      dir,
+      'up',
+      '-f',
+      file,
+      '-n',
+      ns,
+      '--nats-url',
+      'nats://n:4222',
+      '--controller-namespace',
+      ctrlNs,
+      '--no-wait',
+    );
+    assert.equal(up.code, 0, up.stderr);
+    const sa = `system:serviceaccount:${ctrlNs}:dwk-controller`;
+    const can = async (...args: string[]) =>
+      (
+        await cluster.kubectl(['auth', 'can-i', '--as', sa, '-n', ns, ...args], { allowFailure: true })
+      ).stdout.trim();
+    assert.equal(await can('get', 'secret/nats-auth'), 'yes');
+    assert.equal(await can('get', 'secret/other'), 'no');
+    assert.equal(await can('list', 'secrets'), 'no');
+
+    const down = await runDwk(env, dir, 'down', 'auth', '-n', ns);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(
+      down.stdout,
+      /deleted Role and RoleBinding dwk-nats-credentials-auth \(its NATS credentials access\)/,
+    );
+    assert.equal(await can('get', 'secret/nats-auth'), 'no');
+  });
+
   test('--controller local runs the controller in dwk until Ctrl-C', async (t) => {
     const ns = await cluster.newNamespace(t, 'cli-local-ctrl');
     const dir = tempDir('cli-local-ctrl');
