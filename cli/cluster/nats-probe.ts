@@ -98,6 +98,7 @@ export class NatsProbe {
     const url = this.#overrides.natsUrl ?? p.natsUrl;
     let access: Access | undefined;
     try {
+      if (this.#access && this.#access.reach.url !== url) await this.#reset(); // the spec changed
       access = this.#access ??= await this.#open(url);
       if (!this.#nc || this.#nc.isClosed()) {
         this.#nc = await connectNats({
