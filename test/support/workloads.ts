@@ -49,6 +49,8 @@ export function workloadSet(pipeline: string, spec: PipelineSpec, natsUrl: strin
         DWK_INSTANCE: instance,
         DWK_HTTP_PORT: '0',
         DWK_HTTP_HOST: '127.0.0.1',
+        // A test runner killed outright leaves no workload behind: each exits when reparented.
+        DWK_PARENT_PID: String(process.pid),
         ...extraEnv,
       };
       const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', out, out] });
