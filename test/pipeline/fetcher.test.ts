@@ -87,7 +87,13 @@ describe('the fetcher', { timeout: 180_000 }, () => {
 
   it('with two replicas, one leads; when it dies the standby takes over and finishes', async () => {
     const objects = 100_000;
-    const s = spec({ source: { generate: { objects } }, chunkSize: 10, fetcher: { maxInFlight: 1 } });
+    // No mapper until the failover: the backlog bound (maxPending) holds the leader mid-way however
+    // fast this machine publishes.
+    const s = spec({
+      source: { generate: { objects } },
+      chunkSize: 10,
+      fetcher: { maxInFlight: 1, maxPending: 200 },
+    });
     const w = workloadSet('leader', s, f.server.url, dir);
     const lease = { DWK_LEASE_SECONDS: '3' };
     try {
@@ -111,6 +117,8 @@ describe('the fetcher', { timeout: 180_000 }, () => {
       );
       const failover = Date.now() - killedAt;
       assert.ok(failover < 10_000, `failover took ${failover} ms with a 3 s lease`);
+      w.start('mapper', 'mapper-0', { DWK_MAPPER_CONCURRENCY: '16' });
+      w.start('mapper', 'mapper-1', { DWK_MAPPER_CONCURRENCY: '16' });
       await waitFor(
         'the source to be fully published',
         async () => ((await published('leader'))?.done ? true : undefined),
