@@ -77,6 +77,21 @@ const selectsPodMonitorsIn = (p: ObservedPrometheus, namespace: string, nsLabels
 
 const id = (p: ObservedPrometheus) => `${p.namespace}/${p.name}`;
 
+/** What the Prometheus' selector asks for, then the spec's labels, then dwk's own. */
+function monitorLabels(
+  p: PipelineRef,
+  selector: V1LabelSelector | null | undefined,
+  extra: Record<string, string> | undefined,
+): Record<string, string> {
+  return {
+    ...(selector ? labelsSatisfying(selector) : {}),
+    ...(extra ?? {}),
+    'app.kubernetes.io/instance': p.name,
+    'app.kubernetes.io/part-of': 'dwk',
+    'app.kubernetes.io/managed-by': 'dwk',
+  };
+}
+
 /** The exporter's container port in the official NATS Helm chart (prometheus-nats-exporter). */
 export const NATS_EXPORTER_PORT_NAME = 'prom-metrics';
 
@@ -138,13 +153,7 @@ export function planMonitoring(
   const source = candidates.find(
     (x) => x.serviceMonitorSelector !== null && selectsNamespace(x, p.namespace, observed.namespaceLabels),
   );
-  const labels = {
-    ...(source?.serviceMonitorSelector ? labelsSatisfying(source.serviceMonitorSelector) : {}),
-    ...(sm.labels ?? {}),
-    'app.kubernetes.io/instance': p.name,
-    'app.kubernetes.io/part-of': 'dwk',
-    'app.kubernetes.io/managed-by': 'dwk',
-  };
+  const labels = monitorLabels(p, source?.serviceMonitorSelector, sm.labels);
   const monitor: ServiceMonitor = {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'ServiceMonitor',
@@ -223,13 +232,7 @@ function natsPodMonitor(
   const source = candidates.find(
     (x) => x.podMonitorSelector !== null && selectsPodMonitorsIn(x, p.namespace, observed.namespaceLabels),
   );
-  const labels = {
-    ...(source?.podMonitorSelector ? labelsSatisfying(source.podMonitorSelector) : {}),
-    ...(extraLabels ?? {}),
-    'app.kubernetes.io/instance': p.name,
-    'app.kubernetes.io/part-of': 'dwk',
-    'app.kubernetes.io/managed-by': 'dwk',
-  };
+  const labels = monitorLabels(p, source?.podMonitorSelector, extraLabels);
   const monitor: PodMonitor = {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'PodMonitor',
