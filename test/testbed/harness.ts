@@ -10,13 +10,9 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFile
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ApiextensionsV1Api,
-  CoreV1Api,
-  KubeConfig,
-  type V1CustomResourceDefinition,
-} from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
 import { freePort } from '../../lib/nats/server.ts';
 import type { Binaries } from './binaries.ts';
 import { makePki, type Pki } from './pki.ts';
@@ -381,13 +377,19 @@ function fakeNode(name: string) {
 }
 
 /** Creates the CRDs of a multi-document YAML file; returns their names. */
+/**
+ * Applies the CRDs of a file as written. Not through the typed client: its serializer knows only
+ * its own field names (`_default`, `xKubernetesValidations`) and silently drops `default`, `enum`
+ * and `x-kubernetes-*` from a plain object. Field manager `kubectl`, as `kubectl apply
+ * --server-side` in the tests, so re-applying the same file there owns the same fields.
+ */
 async function createCrds(kc: KubeConfig, file: string): Promise<string[]> {
-  const api = kc.makeApiClient(ApiextensionsV1Api);
+  const client = new KubeClient(kc);
   const crds = parseAllDocuments(readFileSync(file, 'utf8'))
-    .map((doc) => doc.toJS() as V1CustomResourceDefinition | null)
-    .filter((crd): crd is V1CustomResourceDefinition => crd?.kind === 'CustomResourceDefinition');
+    .map((doc) => doc.toJS() as KubeObject | null)
+    .filter((crd): crd is KubeObject => crd?.kind === 'CustomResourceDefinition');
   if (crds.length === 0) throw new Error(`${file} holds no CustomResourceDefinition`);
-  await Promise.all(crds.map((body) => api.createCustomResourceDefinition({ body })));
+  await Promise.all(crds.map((crd) => client.apply(crd, 'kubectl')));
   return crds.map((crd) => crd.metadata?.name ?? '');
 }
 

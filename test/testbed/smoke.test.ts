@@ -1,8 +1,10 @@
 // Smoke tests of the test bed: each one shows a behaviour of the real control plane that dwk's tests rely on.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { parse } from 'yaml';
 import { eventually, testCluster } from './support.ts';
 
 const cluster = await testCluster();
@@ -66,13 +68,33 @@ test('the apiserver reports the pinned Kubernetes version', async () => {
 });
 
 describe('the Pipeline CRD', () => {
+  // First in the file, before any test here re-applies it with kubectl.
+  test('is created by the test bed with the whole schema of crds/pipeline.yaml: defaults, enums, CEL', async () => {
+    const { stdout } = await cluster.kubectl(['get', 'crd', 'pipelines.dwk.dev', '-o', 'json']);
+    type Crd = { spec: { versions: Array<{ name: string; schema: unknown }> } };
+    const served = JSON.parse(stdout) as Crd;
+    const file = parse(readFileSync(CRD, 'utf8')) as Crd;
+    assert.deepEqual(served.spec.versions[0]?.schema, file.spec.versions[0]?.schema);
+    assert.match(stdout, /x-kubernetes-validations/);
+  });
+
   test('is served once applied, and a valid Pipeline is stored with its defaults', async (t) => {
     await applyCrd();
     const ns = await cluster.newNamespace(t, 'crd-valid');
     await cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: pipeline('good') });
     const { stdout } = await cluster.kubectl(['get', '-n', ns, 'pipeline', 'good', '-o', 'json']);
-    const stored = JSON.parse(stdout) as { spec: { mapper: { replicas: number } } };
+    const stored = JSON.parse(stdout) as {
+      spec: {
+        mapper: { replicas: number; concurrency: number };
+        nats: { deletePolicy: string };
+        paused: boolean;
+      };
+    };
     assert.equal(stored.spec.mapper.replicas, 2);
+    // Left out of the manifest: filled in by the schema's defaults, so the CRD kept them.
+    assert.equal(stored.spec.mapper.concurrency, 4);
+    assert.equal(stored.spec.nats.deletePolicy, 'retain');
+    assert.equal(stored.spec.paused, false);
   });
 
   test('rejects a negative mapper.replicas with a message naming the field', async (t) => {
