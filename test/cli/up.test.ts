@@ -151,6 +151,46 @@ describe('dwk up and down in a cluster', { timeout: 300_000 }, () => {
     assert.equal(await can('get', 'secret/nats-auth'), 'no');
   });
 
+  test('dwk manifests -f renders the same credentials access for GitOps; applied, it grants exactly that Secret', async (t) => {
+    const ns = await cluster.newNamespace(t, 'cli-gitops');
+    const ctrlNs = await cluster.newNamespace(t, 'cli-gitops-ctrl');
+    const dir = tempDir('cli-gitops');
+    const env = dwkEnv(cluster, dir, { helm: false });
+    const file = writePipeline(dir, 'git', {
+      nats: { url: 'nats://n:4222', credentials: { secretRef: { name: 'nats-git' } } },
+    });
+    const r = await runDwk(env, dir, 'manifests', '-f', file, '-n', ns, '--controller-namespace', ctrlNs);
+    assert.equal(r.code, 0, r.stderr);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject);
+    const named = docs.map((d) => `${d.kind} ${d.metadata?.namespace ?? ''}/${d.metadata?.name ?? ''}`);
+    for (const expected of [
+      `Role ${ns}/dwk-nats-credentials-git`,
+      `RoleBinding ${ns}/dwk-nats-credentials-git`,
+      `Pipeline ${ns}/git`,
+      `ServiceAccount ${ctrlNs}/dwk-controller`,
+    ])
+      assert.ok(named.includes(expected), `${expected} missing from: ${named.join(', ')}`);
+    // The cluster-scoped objects are shared by every test on this control plane; apply the rest.
+    const namespaced = docs.filter((d) => d.metadata?.namespace !== undefined);
+    const out = `${dir}/namespaced.json`;
+    writeFileSync(out, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: namespaced }));
+    await cluster.kubectl(['apply', '--server-side', '-f', out]);
+    const sa = `system:serviceaccount:${ctrlNs}:dwk-controller`;
+    const can = async (...args: string[]) =>
+      (
+        await cluster.kubectl(['auth', 'can-i', '--as', sa, '-n', ns, ...args], { allowFailure: true })
+      ).stdout.trim();
+    assert.equal(await can('get', 'secret/nats-git'), 'yes');
+    assert.equal(await can('get', 'secret/other'), 'no');
+    assert.equal(await can('list', 'secrets'), 'no');
+    assert.equal((await pipeline(ns, 'git'))?.metadata?.name, 'git');
+
+    const bad = await runDwk(env, dir, 'manifests', '-f', `${dir}/missing.yaml`);
+    assert.equal(bad.code, 3, bad.stderr);
+    assert.match(bad.stderr, /missing\.yaml: no such file/);
+    assert.equal(bad.stdout, '');
+  });
+
   test('--controller local runs the controller in dwk until Ctrl-C', async (t) => {
     const ns = await cluster.newNamespace(t, 'cli-local-ctrl');
     const dir = tempDir('cli-local-ctrl');
