@@ -47,7 +47,7 @@ export interface Testbed {
   processes: readonly StartedProcess[];
   /** Milliseconds from start to everything ready. */
   startMs: number;
-  /** Stops every process it started, newest first, and removes the directory unless kept. */
+  /** Stops every process it started (clients, then the apiserver, then etcd); removes the directory unless kept. */
   stop(): Promise<void>;
 }
 
