@@ -3,12 +3,20 @@ import { describe, it } from 'node:test';
 import { WorkQueue, type QueueClock } from './queue.ts';
 
 /** A clock whose timers run when the test advances it. */
-function manualClock(): QueueClock & { advance(ms: number): void } {
+function manualClock(): QueueClock & { advance(ms: number): void; pending(): number } {
   let now = 0;
   const timers: Array<{ at: number; fn: () => void }> = [];
   return {
     now: () => now,
-    setTimeout: (fn, ms) => timers.push({ at: now + ms, fn }),
+    setTimeout: (fn, ms) => {
+      const timer = { at: now + ms, fn };
+      timers.push(timer);
+      return timer;
+    },
+    clearTimeout: (timer) => {
+      const i = timers.indexOf(timer as (typeof timers)[number]);
+      if (i >= 0) timers.splice(i, 1);
+    },
     advance(ms) {
       now += ms;
       for (const t of timers.filter((x) => x.at <= now)) {
@@ -16,10 +24,19 @@ function manualClock(): QueueClock & { advance(ms: number): void } {
         t.fn();
       }
     },
+    pending: () => timers.length,
   };
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+
+/** Whether the promise has settled after a few turns of the event loop. */
+async function settles(p: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  void p.then(() => (settled = true));
+  for (let i = 0; i < 5; i++) await tick();
+  return settled;
+}
 
 describe('the work queue', () => {
   it('never runs one key twice at once, and runs it again if it changed meanwhile', async () => {
@@ -127,5 +144,50 @@ describe('the work queue', () => {
     clock.advance(100);
     await tick();
     assert.equal(total(), 8);
+  });
+
+  it('stop drops queued and delayed keys, so idle resolves at once and none of them runs', async () => {
+    const clock = manualClock();
+    const q = new WorkQueue({ workers: 1, clock });
+    // Informers add keys before the caches have synced and the handler starts.
+    q.add('ns/a');
+    q.add('ns/b');
+    q.addAfter('ns/c', 1000);
+    q.stop();
+    assert.ok(await settles(q.idle()), 'idle resolves');
+    assert.equal(q.depth, 0);
+    assert.equal(clock.pending(), 0, 'the delayed key has no timer left');
+    const calls: string[] = [];
+    q.start((key) => Promise.resolve(void calls.push(key)));
+    clock.advance(1000);
+    await tick();
+    assert.deepEqual(calls, []);
+  });
+
+  it('stop waits for the handler in progress, but not for the keys behind it or its retry', async () => {
+    const clock = manualClock();
+    const q = new WorkQueue({ workers: 1, clock });
+    const calls: string[] = [];
+    let release: () => void = () => undefined;
+    q.start(async (key) => {
+      calls.push(key);
+      if (key === 'ns/slow') await new Promise<void>((r) => (release = r));
+      throw new Error('down');
+    });
+    q.add('ns/failing');
+    await tick(); // fails: now in backoff
+    q.add('ns/slow');
+    await tick(); // in progress
+    q.add('ns/queued');
+    q.add('ns/slow'); // changed while in progress
+    q.stop();
+    const idle = q.idle();
+    assert.equal(await settles(idle), false, 'waits for the handler in progress');
+    release();
+    assert.ok(await settles(idle), 'resolves once it has finished');
+    assert.equal(clock.pending(), 0, 'neither backoff was scheduled after stop');
+    clock.advance(10_000);
+    await tick();
+    assert.deepEqual(calls, ['ns/failing', 'ns/slow']);
   });
 });

@@ -4,16 +4,19 @@
  * client-go, only retries are rate limited: a failing key waits the larger of its own exponential
  * backoff (5 ms doubling to 1000 s) and a slot of an overall token bucket (10 per second, burst
  * 100), so many failing keys cannot hammer the API server, while fresh events never wait.
+ * `stop()` drops what waits and lets only the handlers in progress finish, so shutdown is prompt.
  */
 
 export interface QueueClock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(timer: unknown): void;
 }
 
 export const systemClock: QueueClock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
 };
 
 export interface QueueOptions {
@@ -34,7 +37,7 @@ export class WorkQueue {
   /** Added while active: run again when the current pass ends. */
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly delayed = new Map<string, number>(); // key → due time
+  private readonly delayed = new Map<string, { due: number; timer: unknown }>();
   private tokens: number;
   private lastRefill: number;
   private readonly o: Required<QueueOptions>;
@@ -69,8 +72,15 @@ export class WorkQueue {
     this.pump();
   }
 
+  /** Drops queued and delayed keys; handlers in progress finish, and `idle()` waits for them only. */
   stop(): void {
     this.stopped = true;
+    this.queued.length = 0;
+    this.queuedSet.clear();
+    this.dirty.clear();
+    for (const { timer } of this.delayed.values()) this.o.clock.clearTimeout(timer);
+    this.delayed.clear();
+    this.wakeIdleWaiters();
   }
 
   add(key: string): void {
@@ -87,21 +97,33 @@ export class WorkQueue {
 
   /** Adds the key after a delay; an earlier pending delay for the key wins. */
   addAfter(key: string, ms: number): void {
+    if (this.stopped) return;
     const due = this.o.clock.now() + ms;
     const existing = this.delayed.get(key);
-    if (existing !== undefined && existing <= due) return;
-    this.delayed.set(key, due);
-    this.o.clock.setTimeout(() => {
-      if (this.delayed.get(key) !== due) return;
+    if (existing !== undefined && existing.due <= due) return;
+    if (existing !== undefined) this.o.clock.clearTimeout(existing.timer);
+    const timer = this.o.clock.setTimeout(() => {
       this.delayed.delete(key);
       this.add(key);
     }, ms);
+    this.delayed.set(key, { due, timer });
   }
 
-  /** Resolves when nothing is queued or active (for tests and shutdown). */
+  /**
+   * Resolves when nothing is queued or active (for tests); once stopped, when the handlers in
+   * progress have finished (for shutdown). Delayed keys are not waited for.
+   */
   idle(): Promise<void> {
-    if (this.queued.length === 0 && this.active.size === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.active.size === 0 && (this.stopped || this.queued.length === 0);
+  }
+
+  private wakeIdleWaiters(): void {
+    if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   backoffOf(key: string): number {
@@ -155,8 +177,6 @@ export class WorkQueue {
     }
     if (this.dirty.delete(key)) this.add(key);
     this.pump();
-    if (this.queued.length === 0 && this.active.size === 0) {
-      for (const w of this.idleWaiters.splice(0)) w();
-    }
+    this.wakeIdleWaiters();
   }
 }
