@@ -18,7 +18,7 @@ export function externalNats(url: string): LocalNats {
 
 export async function managedNats(dataDir: string, binary: string): Promise<LocalNats> {
   // Own process group: a Ctrl-C in the terminal must not stop it before the workloads drain.
-  const server = await startNatsServer({ dataDir, binary, detached: true });
+  const server = await startNatsServer({ dataDir, binary, detached: true, stopWhenGone: process.pid });
   return {
     url: server.url,
     managed: true,

@@ -61,6 +61,11 @@ export interface NatsServerOptions {
   detached?: boolean;
   /** Clients must present this token (tests of authenticated NATS). */
   token?: string;
+  /**
+   * SIGTERM the server once this process is gone, however it went: a detached server would
+   * otherwise outlive a `dwk up` killed with SIGKILL, which runs no handler.
+   */
+  stopWhenGone?: number;
 }
 
 export interface RunningNatsServer {
@@ -94,6 +99,16 @@ async function waitHealthy(monitorUrl: string, child: ChildProcess, logFile: str
   throw new Error(`nats-server did not become healthy within 15 s; see ${logFile}`);
 }
 
+/** A detached shell that waits for `owner` to go, then SIGTERMs `pid`; it ends early if `pid` does. */
+function stopWhenGone(owner: number, pid: number): void {
+  const script =
+    'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -TERM "$2" 2>/dev/null';
+  spawn('sh', ['-c', script, 'dwk-nats-watchdog', String(owner), String(pid)], {
+    stdio: 'ignore',
+    detached: true,
+  }).unref();
+}
+
 export async function startNatsServer(options: NatsServerOptions): Promise<RunningNatsServer> {
   const binary = options.binary ?? requireNatsServer();
   const port = options.port ?? (await freePort());
@@ -115,6 +130,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<Runni
       { stdio: ['ignore', out, out], detached: options.detached ?? false },
     );
     closeSync(out);
+    if (options.stopWhenGone !== undefined && child.pid !== undefined) {
+      stopWhenGone(options.stopWhenGone, child.pid);
+    }
     await waitHealthy(monitorUrl, child, logFile);
   };
 

@@ -57,3 +57,34 @@ describe('Ctrl-C on dwk up --local', () => {
     assert.deepEqual(processesUnder(dir), []);
   });
 });
+
+describe('dwk up --local killed with SIGKILL', () => {
+  it('leaves nothing running: the workloads and the nats-server it started stop on their own', async () => {
+    const dir = projectDir('sigkill');
+    const file = writePipeline(dir, 'killed', {
+      source: { generate: { objects: 10_000 } },
+      chunkSize: 100,
+      mapper: { replicas: 2, concurrency: 2, work: { waitMs: { min: 200, max: 400 } } },
+    });
+    const up = startUp(dir, '-f', file);
+    const s = await waitFor('some chunks saved', async () => {
+      const st = await statusJson(dir);
+      return (st.progress?.chunksSaved ?? 0) >= 2 && livePids(st, 'mapper').length === 2 ? st : undefined;
+    });
+    const pids = [
+      ...(['fetcher', 'mapper', 'saver'] as const).flatMap((c) => livePids(s, c)),
+      s.nats.pid ?? 0,
+    ];
+    assert.equal(pids.length, 5);
+    assert.ok(pids.every(alive));
+
+    up.kill('SIGKILL'); // no handler runs
+    await up;
+    await waitFor(
+      'every workload and the nats-server gone',
+      () => Promise.resolve(pids.filter(alive).length === 0 ? true : undefined),
+      20_000,
+    );
+    assert.deepEqual(processesUnder(dir), [], 'no orphan under the project directory');
+  });
+});
