@@ -10,7 +10,7 @@ import { connectNats } from '../lib/nats/connect.ts';
 import { readConfig, type WorkloadConfig } from './config.ts';
 import { runFetcher } from './fetcher.ts';
 import { serveHttp } from './http.ts';
-import { runMapper } from './mapper/main.ts';
+import { compileMapperTransform, runMapper } from './mapper/main.ts';
 import { createMetrics } from './metrics.ts';
 import { broadcasterSecrets, runBroadcaster } from './broadcaster/main.ts';
 import type { RoleContext } from './role.ts';
@@ -19,7 +19,25 @@ import { runSaver } from './saver/main.ts';
 /** SIGTERM must end the process within 10 s (a Pod's default grace is 30 s; we promise less). */
 const SHUTDOWN_DEADLINE_MS = 9500;
 
-async function run(config: WorkloadConfig): Promise<number> {
+type RoleEntry = (ctx: RoleContext) => Promise<void>;
+
+/** Each role's entry, made before connecting: what a role checks without NATS fails fast here. */
+function roleEntry(config: WorkloadConfig): RoleEntry {
+  switch (config.role) {
+    case 'fetcher':
+      return (ctx) => runFetcher(config, ctx);
+    case 'mapper': {
+      const transform = compileMapperTransform(config);
+      return (ctx) => runMapper(config, transform, ctx);
+    }
+    case 'saver':
+      return (ctx) => runSaver(config, ctx);
+    case 'broadcaster':
+      return (ctx) => runBroadcaster(config, ctx);
+  }
+}
+
+async function run(config: WorkloadConfig, runRole: RoleEntry): Promise<number> {
   const secrets = [
     config.natsAuth.password,
     config.natsAuth.token,
@@ -93,20 +111,7 @@ async function run(config: WorkloadConfig): Promise<number> {
       setReady: (r) => (ready = r),
       onStop: (fn) => stopHooks.push(fn),
     };
-    switch (config.role) {
-      case 'fetcher':
-        await runFetcher(config, ctx);
-        break;
-      case 'mapper':
-        await runMapper(config, ctx);
-        break;
-      case 'saver':
-        await runSaver(config, ctx);
-        break;
-      case 'broadcaster':
-        await runBroadcaster(config, ctx);
-        break;
-    }
+    await runRole(ctx);
     // A role returns when stopped (or when a fetcher lost its lease and must stand by again).
     for (const hook of stopHooks) await hook();
     await nc.drain();
@@ -122,8 +127,10 @@ async function run(config: WorkloadConfig): Promise<number> {
 
 async function main(): Promise<number> {
   let config: WorkloadConfig;
+  let runRole: RoleEntry;
   try {
     config = readConfig(process.env);
+    runRole = roleEntry(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       // Before a logger exists: still one JSON line, so log collectors see it.
@@ -134,7 +141,7 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  return run(config);
+  return run(config, runRole);
 }
 
 process.exitCode = await main();
