@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Pipeline } from '../../api/v1alpha1/pipeline.ts';
 import { parsePipeline } from '../../api/v1alpha1/validate.ts';
 import { UserError } from '../../lib/errors.ts';
-import { componentEnv, localPaths } from './prepare.ts';
+import { componentEnv, dataShape, localPaths, localSourceFile, shapeChanges } from './prepare.ts';
 
 const pipeline = (spec: Record<string, unknown> = {}): Pipeline =>
   parsePipeline({ apiVersion: 'dwk.dev/v1alpha1', kind: 'Pipeline', metadata: { name: 'demo' }, spec });
@@ -59,5 +59,43 @@ describe('local mode preparation', () => {
       (err: unknown) =>
         err instanceof UserError && /urlFromEnv names HOOK, which is not set/.test(err.message),
     );
+  });
+});
+
+describe('the shape of a run’s data', () => {
+  it('names each changed leaf field, old and new, and nothing when equal', () => {
+    const before = dataShape(pipeline({ source: { generate: { objects: 300 } } }));
+    assert.deepEqual(
+      shapeChanges(before, dataShape(pipeline({ source: { generate: { objects: 300 } } }))),
+      [],
+    );
+    assert.deepEqual(
+      shapeChanges(
+        before,
+        dataShape(
+          pipeline({ source: { url: 'in.ndjson' }, chunkSize: 50, saver: { sink: { type: 'log' } } }),
+        ),
+      ),
+      [
+        'spec.source.generate.objects: 300 → unset',
+        'spec.source.generate.seed: 1 → unset',
+        'spec.chunkSize: 100 → 50',
+        'spec.saver.sink.type: "jsonl" → "log"',
+        'spec.source.url: unset → "in.ndjson"',
+      ],
+    );
+  });
+
+  it('finds the local file of a source, and none for an http(s) URL', () => {
+    assert.equal(
+      localSourceFile(pipeline({ source: { url: 'd/in.ndjson' } }), '/home/me'),
+      '/home/me/d/in.ndjson',
+    );
+    assert.equal(
+      localSourceFile(pipeline({ source: { url: 'file:///srv/in.ndjson' } }), '/x'),
+      '/srv/in.ndjson',
+    );
+    assert.equal(localSourceFile(pipeline({ source: { url: 'https://h/in.ndjson' } }), '/x'), undefined);
+    assert.equal(localSourceFile(pipeline(), '/x'), undefined);
   });
 });

@@ -1,5 +1,6 @@
 /** From a manifest to what local mode runs: paths, and the environment of each component. */
 import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Component, Pipeline } from '../../api/v1alpha1/pipeline.ts';
 import { EXIT, UserError } from '../../lib/errors.ts';
 import { DEFAULT_SINK_PATH, ENV, workloadEnv } from '../../workloads/env.ts';
@@ -55,4 +56,45 @@ export function componentEnv(
     env[ENV.targetUrl] = secret;
   }
   return env;
+}
+
+/**
+ * What the data of a run depends on: a run that resumes over data made from other values would mix
+ * two datasets (chunk ids mean other objects), so these must match to resume.
+ */
+export function dataShape(pipeline: Pipeline): Record<string, unknown> {
+  const s = pipeline.spec;
+  return {
+    'spec.source': s.source,
+    'spec.chunkSize': s.chunkSize,
+    'spec.mapper.transform': s.mapper.transform,
+    'spec.saver.sink': s.saver.sink,
+  };
+}
+
+/** The leaf fields that differ between the data's shape and this manifest's, as "field: old → new". */
+export function shapeChanges(before: Record<string, unknown>, now: Record<string, unknown>): string[] {
+  const [was, is] = [leaves(before), leaves(now)];
+  const show = (v: string | undefined) => v ?? 'unset';
+  return [...new Set([...was.keys(), ...is.keys()])]
+    .filter((k) => was.get(k) !== is.get(k))
+    .map((k) => `${k}: ${show(was.get(k))} → ${show(is.get(k))}`);
+}
+
+/** Every leaf of a value by its dotted path, as JSON; arrays are leaves. */
+function leaves(value: unknown, path = '', into = new Map<string, string>()): Map<string, string> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) leaves(v, path ? `${path}.${k}` : k, into);
+  } else if (value !== undefined) {
+    into.set(path, JSON.stringify(value));
+  }
+  return into;
+}
+
+/** A local NDJSON file the fetcher will read, resolved as componentEnv does; undefined for a URL. */
+export function localSourceFile(pipeline: Pipeline, cwd: string): string | undefined {
+  const url = pipeline.spec.source.url;
+  if (url === undefined) return undefined;
+  if (url.startsWith('file://')) return fileURLToPath(url);
+  return hasScheme(url) ? undefined : resolve(cwd, url);
 }

@@ -4,7 +4,8 @@
  * SIGTERM, `dwk down`, or when done with --exit-when-done.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import {
   componentsOf,
@@ -29,7 +30,14 @@ import { serveControl } from './control.ts';
 import type { LocalPhase } from './model.ts';
 import { assembleStatus, ProgressMonitor, type RunInfo } from './monitor.ts';
 import { readServerFigures } from '../../lib/nats/server-stats.ts';
-import { componentEnv, localPaths, type LocalPaths } from './prepare.ts';
+import {
+  componentEnv,
+  dataShape,
+  localPaths,
+  localSourceFile,
+  shapeChanges,
+  type LocalPaths,
+} from './prepare.ts';
 import { workloadSpawner } from './processes.ts';
 import { inkReporter, plainReporter, type Reporter } from './reporter.ts';
 import { describeEvent } from './events.ts';
@@ -100,8 +108,31 @@ export async function upLocal(opts: UpOptions, ctx: CliContext, out: Output): Pr
     findNatsExporter(ctx.config.env);
   }
 
+  const source = localSourceFile(pipeline, ctx.cwd);
+  if (source !== undefined && !existsSync(source)) {
+    throw new UserError(`spec.source.url: ${source}: no such file`, {
+      exitCode: EXIT.invalidSpec,
+      hint: 'name an NDJSON file that exists (relative to here), a file:// or an http(s):// URL',
+    });
+  }
+  const shapeFile = join(paths.dataDir, 'data-shape.json');
+  if (!opts.fresh && existsSync(shapeFile)) {
+    const before = JSON.parse(await readFile(shapeFile, 'utf8')) as Record<string, unknown>;
+    const changes = shapeChanges(before, dataShape(pipeline));
+    if (changes.length > 0) {
+      throw new UserError(
+        `the data of "${name}" in ${relative(ctx.cwd, paths.dataDir) || '.'} was made from other values: ${changes.join('; ')}`,
+        {
+          exitCode: EXIT.invalidSpec,
+          hint: 'start over with --fresh (deletes that data), or run beside it with --data-dir <another dir>',
+        },
+      );
+    }
+  }
+
   if (opts.fresh) await startFresh(opts, pipeline, paths, out);
   await mkdir(paths.logDir, { recursive: true });
+  await writeFile(shapeFile, `${JSON.stringify(dataShape(pipeline), null, 2)}\n`);
   await register(root, {
     pipeline: name,
     dataDir: paths.dataDir,

@@ -100,13 +100,18 @@ async function waitHealthy(monitorUrl: string, child: ChildProcess, logFile: str
 }
 
 /** A detached shell that waits for `owner` to go, then SIGTERMs `pid`; it ends early if `pid` does. */
-function stopWhenGone(owner: number, pid: number): void {
+function stopWhenGone(owner: number, pid: number): ChildProcess {
   const script =
     'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -TERM "$2" 2>/dev/null';
-  spawn('sh', ['-c', script, 'dwk-nats-watchdog', String(owner), String(pid)], {
+  // Nothing of the run's directory or environment: it is no part of the run.
+  const child = spawn('sh', ['-c', script, 'dwk-nats-watchdog', String(owner), String(pid)], {
     stdio: 'ignore',
     detached: true,
-  }).unref();
+    cwd: '/',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  });
+  child.unref();
+  return child;
 }
 
 export async function startNatsServer(options: NatsServerOptions): Promise<RunningNatsServer> {
@@ -118,6 +123,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<Runni
   const logFile = join(options.dataDir, 'nats-server.log');
   const monitorUrl = `http://127.0.0.1:${monitorPort}`;
   let child: ChildProcess | undefined;
+  let watchdog: ChildProcess | undefined;
 
   const launch = async () => {
     const out = openSync(logFile, 'a');
@@ -131,7 +137,8 @@ export async function startNatsServer(options: NatsServerOptions): Promise<Runni
     );
     closeSync(out);
     if (options.stopWhenGone !== undefined && child.pid !== undefined) {
-      stopWhenGone(options.stopWhenGone, child.pid);
+      watchdog?.kill('SIGKILL');
+      watchdog = stopWhenGone(options.stopWhenGone, child.pid);
     }
     await waitHealthy(monitorUrl, child, logFile);
   };
@@ -156,6 +163,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<Runni
       return child?.pid;
     },
     async stop(graceMs = 5000) {
+      watchdog?.kill('SIGKILL');
       const c = child;
       if (!c) return;
       c.kill('SIGTERM');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { EXIT } from '../../lib/errors.ts';
 import { freePort } from '../../lib/nats/server.ts';
-import { dwk, processesUnder, projectDir, writePipeline } from './helpers.ts';
+import { dwk, processesUnder, projectDir, sinkIds, writePipeline } from './helpers.ts';
 
 describe('dwk up --local with bad input', () => {
   it('an invalid -f file names each bad field, exits non-zero and starts nothing', async () => {
@@ -39,6 +39,35 @@ describe('dwk up --local with bad input', () => {
     const r = await dwk(dir, 'up', '--local', '-f', 'nowhere.yaml');
     assert.equal(r.code, EXIT.invalidSpec);
     assert.match(r.stderr, /^error: nowhere\.yaml: no such file/m);
+  });
+
+  it('an NDJSON source file that does not exist is named before anything starts', async () => {
+    const dir = projectDir('no-source');
+    const file = writePipeline(dir, 'nosrc', { source: { url: 'data/missing.ndjson' } });
+    const r = await dwk(dir, 'up', '--local', '-f', file);
+    assert.equal(r.code, EXIT.invalidSpec, r.stderr);
+    assert.match(r.stderr, /^error: spec\.source\.url: .*\/data\/missing\.ndjson: no such file/m);
+    assert.ok(!existsSync(join(dir, '.dwk')), 'nothing created');
+    assert.deepEqual(processesUnder(dir), []);
+  });
+
+  it('resuming over data made from another spec is refused, naming the changed field; --fresh starts over', async () => {
+    const dir = projectDir('reshaped');
+    const small = writePipeline(dir, 'shape', { source: { generate: { objects: 300 } }, chunkSize: 100 });
+    const first = await dwk(dir, 'up', '--local', '-f', small, '--exit-when-done');
+    assert.equal(first.code, EXIT.ok, first.stderr);
+    const bigger = writePipeline(dir, 'shape', { source: { generate: { objects: 600 } }, chunkSize: 100 });
+    const again = await dwk(dir, 'up', '--local', '-f', bigger, '--exit-when-done');
+    assert.equal(again.code, EXIT.invalidSpec, again.stderr);
+    assert.match(
+      again.stderr,
+      /the data of "shape" in \.dwk\/shape was made from other values: spec\.source\.generate\.objects: 300 → 600\n/,
+    );
+    assert.match(again.stderr, /hint: start over with --fresh/);
+    const fresh = await dwk(dir, 'up', '--local', '-f', bigger, '--exit-when-done', '--fresh');
+    assert.equal(fresh.code, EXIT.ok, fresh.stderr);
+    assert.equal(sinkIds(join(dir, '.dwk/shape/results.jsonl')).size, 600);
+    assert.deepEqual(processesUnder(dir), []);
   });
 
   it('--nats-url to a closed port is a clear error with the unavailable exit code', async () => {
