@@ -2,8 +2,14 @@
  * Leader election on a coordination.k8s.io Lease, as client-go does it: acquire when the lease is
  * free or expired (judged by our own clock since we last saw it change), renew every
  * `retryPeriod`, give up leading if renewal fails for `renewDeadline`, release on shutdown.
+ *
+ * Timing: a standby takes a dead leader's lease at most `leaseDuration` + 2 × `retryPeriod` after
+ * the last renewal (it may see that renewal one poll late and acquire one poll late): 10 + 4 =
+ * 14 s. A leader that cannot renew steps down after `renewDeadline` (7 s), before anyone may take
+ * the lease (10 s). Idle traffic: the leader a GET and a PUT every `retryPeriod`, a standby a GET.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UnavailableError } from '../lib/errors.ts';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../lib/kube/client.ts';
 import type { Logger } from '../lib/log.ts';
 
@@ -35,13 +41,19 @@ export class LeaderElector {
   private readonly o: Required<LeaderOptions>;
   private observed: { rv: string; at: number } | undefined;
   private leading = false;
+  private lost = false;
 
   constructor(options: LeaderOptions) {
-    this.o = { leaseDurationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...options };
+    this.o = { leaseDurationSeconds: 10, renewDeadlineMs: 7_000, retryPeriodMs: 2_000, ...options };
   }
 
   isLeader(): boolean {
     return this.leading;
+  }
+
+  /** True once this process has lost the leadership it had: it is only winding down to exit. */
+  hasLostLeadership(): boolean {
+    return this.lost;
   }
 
   private ref() {
@@ -109,8 +121,11 @@ export class LeaderElector {
   }
 
   /**
-   * Runs `lead` while this process leads; returns when leadership is lost or `signal` aborts.
-   * `lead` gets a signal that aborts when leadership is lost.
+   * Campaigns, then runs `lead` while this process leads; `lead` gets a signal that aborts when
+   * `signal` does or leadership is lost. Resolves after `lead` on shutdown (`signal`), having
+   * released the lease. Rejects after `lead` when leadership was lost: as with client-go and
+   * controller-runtime, the process should exit and campaign anew after its restart, carrying no
+   * cache or queue across terms.
    */
   async run(signal: AbortSignal, lead: (lost: AbortSignal) => Promise<void>): Promise<void> {
     const { log, identity, retryPeriodMs, renewDeadlineMs } = this.o;
@@ -128,31 +143,53 @@ export class LeaderElector {
     this.leading = true;
     log.info({ identity, lease: `${this.o.namespace}/${this.o.name}` }, 'Became the leader');
     const lost = new AbortController();
+    const loseLeadership = (why: string) => {
+      if (lost.signal.aborted) return;
+      log.warn(why);
+      this.leading = false;
+      this.lost = true;
+      lost.abort();
+    };
+    // A timer, not a check after each attempt: a renewal request may hang far longer than the
+    // lease, and a standby may take the lease `leaseDuration` after it last saw it renewed.
+    const stepDownIn = (ms: number) =>
+      setTimeout(() => loseLeadership('Could not renew the lease in time; stepping down'), ms);
+    let deadline = stepDownIn(renewDeadlineMs);
+    const leadEnded = new AbortController();
     const renewing = (async () => {
-      let lastRenew = Date.now();
-      while (!signal.aborted && !lost.signal.aborted) {
-        await sleep(retryPeriodMs, undefined, { signal }).catch(() => undefined);
-        if (signal.aborted) break;
+      const stopRenewing = AbortSignal.any([signal, lost.signal, leadEnded.signal]);
+      while (!stopRenewing.aborted) {
+        await sleep(retryPeriodMs, undefined, { signal: stopRenewing }).catch(() => undefined);
+        if (stopRenewing.aborted) break;
+        const attemptAt = Date.now();
         try {
-          if (await this.tryAcquireOrRenew()) lastRenew = Date.now();
-          else {
-            log.warn('Another controller took the lease');
-            lost.abort();
+          if (!(await this.tryAcquireOrRenew())) loseLeadership('Another controller took the lease');
+          else if (!lost.signal.aborted) {
+            clearTimeout(deadline);
+            deadline = stepDownIn(renewDeadlineMs - (Date.now() - attemptAt));
           }
         } catch (err) {
           log.warn({ err }, 'Renewing the lease failed');
         }
-        if (Date.now() - lastRenew > renewDeadlineMs) {
-          log.warn('Could not renew the lease in time; stepping down');
-          lost.abort();
-        }
       }
     })();
-    await lead(AbortSignal.any([signal, lost.signal]));
-    lost.abort();
+    try {
+      await lead(AbortSignal.any([signal, lost.signal]));
+    } finally {
+      clearTimeout(deadline);
+      leadEnded.abort();
+      this.leading = false;
+    }
+    if (lost.signal.aborted && !signal.aborted) {
+      // Lost: no release (the lease is another's, or will be), and no waiting for a renewal that
+      // may hang; the caller exits.
+      throw new UnavailableError(
+        'leader lease',
+        `lost the Lease ${this.o.namespace}/${this.o.name}; exiting so that a restart campaigns anew`,
+      );
+    }
     await renewing;
-    this.leading = false;
-    if (signal.aborted) await this.release();
+    await this.release();
   }
 
   /** Lets a standby take over at once instead of waiting out the lease. */

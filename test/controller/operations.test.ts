@@ -159,31 +159,38 @@ describe('ServiceMonitors', { timeout: 120_000 }, () => {
 });
 
 describe('leader election', { timeout: 120_000 }, () => {
+  /** `controller/main.ts` as a process, as in a Pod: its log kept, its exit recorded, killed after the test. */
+  const spawnController = (t: { after(fn: () => void): void }, ns: string, id: string) => {
+    const child = spawn(process.execPath, [fixture('../../controller/main.ts')], {
+      env: {
+        PATH: process.env.PATH,
+        KUBECONFIG: cluster.kubeconfigPath,
+        DWK_WATCH_NAMESPACE: ns,
+        DWK_LEASE_NAMESPACE: ns,
+        DWK_HTTP_PORT: '0',
+        DWK_HTTP_HOST: '127.0.0.1',
+        POD_NAME: id,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let exit: { code: number | null } | undefined;
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => (exit = { code }));
+    t.after(() => {
+      child.kill('SIGKILL');
+    });
+    return { child, log: () => out, exit: () => exit };
+  };
+  const leases = (ns: string) => cluster.kubectl(['get', 'lease', CONTROLLER_NAME, '-n', ns, '-o', 'json']);
+  const holderOf = async (ns: string) =>
+    (JSON.parse((await leases(ns)).stdout) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity;
+
   test('two controller processes: one leads; kill it and the other takes over within 20 s', async (t) => {
     const ns = await cluster.newNamespace(t, 'leader');
-    const start = (id: string) => {
-      const child = spawn(process.execPath, [fixture('../../controller/main.ts')], {
-        env: {
-          PATH: process.env.PATH,
-          KUBECONFIG: cluster.kubeconfigPath,
-          DWK_WATCH_NAMESPACE: ns,
-          DWK_LEASE_NAMESPACE: ns,
-          DWK_HTTP_PORT: '0',
-          DWK_HTTP_HOST: '127.0.0.1',
-          POD_NAME: id,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      t.after(() => {
-        child.kill('SIGKILL');
-      });
-      return { child, log: () => out };
-    };
-    const a = start('controller-a');
+    const a = spawnController(t, ns, 'controller-a');
     await eventually('controller-a to lead', () => Promise.resolve(a.log().includes('Became the leader')));
-    const b = start('controller-b');
+    const b = spawnController(t, ns, 'controller-b');
     await apply(ns, manifest('l', { mapper: { replicas: 2 } }));
     await eventually('the leader reconciles', async () => (await replicasOf(ns, 'l-mapper')) === 2);
     assert.ok(!b.log().includes('Became the leader'), 'both lead');
@@ -199,8 +206,57 @@ describe('leader election', { timeout: 120_000 }, () => {
       },
     );
     const failover = Date.now() - killedAt;
+    t.diagnostic(`failover after SIGKILL: ${failover} ms`);
     assert.ok(b.log().includes('Became the leader'));
     assert.ok(failover < 20_000, `failover took ${failover} ms`);
+  });
+
+  test('SIGTERM: the leader stops promptly, exits 0 and releases the Lease, so the standby leads at once', async (t) => {
+    const ns = await cluster.newNamespace(t, 'leader-term');
+    const a = spawnController(t, ns, 'controller-a');
+    await eventually('controller-a to lead', () => Promise.resolve(a.log().includes('Became the leader')));
+    // Work in the queue while it stops: a Pipeline whose Deployments never become available.
+    await apply(ns, manifest('l', { mapper: { replicas: 2 } }));
+    await eventually('the leader reconciles', async () => (await replicasOf(ns, 'l-mapper')) === 2);
+    const b = spawnController(t, ns, 'controller-b');
+    await eventually('controller-b to start', () => Promise.resolve(b.log().includes('Controller starting')));
+    a.child.kill('SIGTERM');
+    const termAt = Date.now();
+    const exit = await eventually('controller-a to exit', () => Promise.resolve(a.exit()), {
+      timeoutMs: 15_000,
+    });
+    const stopped = Date.now() - termAt;
+    assert.equal(exit.code, 0, a.log());
+    await eventually('controller-b to lead', () => Promise.resolve(b.log().includes('Became the leader')), {
+      timeoutMs: 15_000,
+    });
+    const takeover = Date.now() - termAt;
+    t.diagnostic(`after SIGTERM: leader exited in ${stopped} ms, standby led after ${takeover} ms`);
+    // Had the Lease not been released, the standby would wait out most of its 10 s.
+    assert.ok(takeover < 6_000, `takeover took ${takeover} ms`);
+    assert.equal(await holderOf(ns), 'controller-b');
+  });
+
+  test('a leader that loses its Lease stops and exits non-zero, so that it is restarted', async (t) => {
+    const ns = await cluster.newNamespace(t, 'leader-lost');
+    const a = spawnController(t, ns, 'controller-a');
+    await eventually('controller-a to lead', () => Promise.resolve(a.log().includes('Became the leader')));
+    await cluster.kubectl([
+      'patch',
+      'lease',
+      CONTROLLER_NAME,
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { holderIdentity: 'controller-elsewhere' } }),
+    ]);
+    const exit = await eventually('controller-a to exit', () => Promise.resolve(a.exit()), {
+      timeoutMs: 15_000,
+    });
+    assert.equal(exit.code, 1, a.log());
+    assert.match(a.log(), /Another controller took the lease/);
+    assert.equal(await holderOf(ns), 'controller-elsewhere', 'not released: it is not ours');
   });
 });
 
