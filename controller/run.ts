@@ -55,8 +55,11 @@ export async function runController(
 
   const server = await serve(config, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz') res.writeHead(200).end('ok\n');
-    else if (path === '/readyz') {
+    if (path === '/healthz') {
+      // Having lost the lease, the process only winds down to exit: should that hang, restart it.
+      const healthy = !elector?.hasLostLeadership();
+      res.writeHead(healthy ? 200 : 503).end(healthy ? 'ok\n' : 'lost leadership\n');
+    } else if (path === '/readyz') {
       // A standby is ready: it is doing its job. A leader is ready once its caches have synced.
       const ready = !elector?.isLeader() || synced;
       res.writeHead(ready ? 200 : 503).end(ready ? 'ready\n' : 'syncing\n');
