@@ -18,12 +18,14 @@ export function describeEvent(
   logDir: string,
   verbose: boolean,
   cwd: string,
+  /** Why it crashed, from its log (see lastProblem), so the person need not open it. */
+  reason?: string,
 ): { text: string; warn?: boolean } | undefined {
   switch (e.type) {
     case 'crashed': {
       const log = relative(cwd, logFileOf(logDir, e.instance));
       return {
-        text: `${e.instance} ${describeExit(e.exit)}; restarting in ${seconds(e.restartInMs)} (restart ${e.restarts}, log ${log})`,
+        text: `${e.instance} ${describeExit(e.exit)}${reason ? `: ${reason}` : ''}; restarting in ${seconds(e.restartInMs)} (restart ${e.restarts}, log ${log})`,
         warn: true,
       };
     }
@@ -38,4 +40,26 @@ export function describeEvent(
     case 'stopped':
       return verbose ? { text: `${e.instance} stopped (${describeExit(e.exit)})` } : undefined;
   }
+}
+
+/**
+ * The last error a workload logged, from the JSON lines of its log text: the error's message, or
+ * the line's message and its listed problems. Undefined when it logged none.
+ */
+export function lastProblem(logText: string): string | undefined {
+  const lines = logText.trimEnd().split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    let entry: { level?: unknown; msg?: unknown; err?: { message?: unknown }; problems?: unknown };
+    try {
+      entry = JSON.parse(lines[i] ?? '') as typeof entry;
+    } catch {
+      continue; // not a JSON line (a stack trace, a partial write)
+    }
+    if (entry.level !== 'error' && entry.level !== 'fatal') continue;
+    const problems = Array.isArray(entry.problems) ? `: ${entry.problems.join('; ')}` : '';
+    const text =
+      typeof entry.err?.message === 'string' ? entry.err.message : `${String(entry.msg)}${problems}`;
+    return text.length > 300 ? `${text.slice(0, 299)}…` : text;
+  }
+  return undefined;
 }

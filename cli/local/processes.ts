@@ -4,7 +4,7 @@
  * Ctrl-C in the terminal reaches dwk alone and dwk stops the children in order.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Component } from '../../api/v1alpha1/pipeline.ts';
 import { ENV } from '../../workloads/env.ts';
@@ -25,6 +25,22 @@ export interface WorkloadSpawnerOptions {
 }
 
 export const logFileOf = (logDir: string, instance: string) => join(logDir, `${instance}.log`);
+
+/** The last `bytes` of a file as text ('' when it cannot be read): enough for a crash's last lines. */
+export function tailOf(file: string, bytes = 16_384): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.min(bytes, size));
+    readSync(fd, buf, 0, buf.length, size - buf.length);
+    return buf.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 export function workloadSpawner(options: WorkloadSpawnerOptions): SpawnFn {
   mkdirSync(options.logDir, { recursive: true });

@@ -38,9 +38,9 @@ import {
   shapeChanges,
   type LocalPaths,
 } from './prepare.ts';
-import { workloadSpawner } from './processes.ts';
+import { logFileOf, tailOf, workloadSpawner } from './processes.ts';
 import { inkReporter, plainReporter, type Reporter } from './reporter.ts';
-import { describeEvent } from './events.ts';
+import { describeEvent, lastProblem } from './events.ts';
 import { Supervisor, type SpawnFn } from './supervisor.ts';
 import { localRoot, register, removeRunState, runningState, writeRunState } from './state.ts';
 import { externalNats, managedNats } from './nats.ts';
@@ -242,7 +242,9 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
         }),
       ),
       onEvent: (e) => {
-        const line = describeEvent(e, paths.logDir, out.verbose, ctx.cwd);
+        const reason =
+          e.type === 'crashed' ? lastProblem(tailOf(logFileOf(paths.logDir, e.instance))) : undefined;
+        const line = describeEvent(e, paths.logDir, out.verbose, ctx.cwd, reason);
         if (line) report.event(line.text, line.warn);
       },
     });

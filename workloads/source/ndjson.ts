@@ -10,8 +10,11 @@ async function openLines(url: string, signal?: AbortSignal): Promise<AsyncIterab
     let res: Response;
     try {
       res = await fetch(url, { signal: signal ?? null });
-    } catch (cause) {
-      throw new UnavailableError('source', `cannot fetch ${url}: ${(cause as Error).message}`, { cause });
+    } catch (err) {
+      // fetch says only "fetch failed"; the reason (refused, DNS, TLS) is its cause. The message
+      // carries it and no cause is chained, or the JSON log would print each reason twice.
+      const reason = ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
+      throw new UnavailableError('source', `cannot fetch ${url}: ${reason}`);
     }
     if (!res.ok || !res.body) throw new UnavailableError('source', `GET ${url} answered ${res.status}`);
     return createInterface({ input: Readable.fromWeb(res.body), crlfDelay: Infinity });
@@ -21,7 +24,7 @@ async function openLines(url: string, signal?: AbortSignal): Promise<AsyncIterab
   await new Promise<void>((resolve, reject) => {
     stream.once('open', () => resolve());
     stream.once('error', (cause) =>
-      reject(new UnavailableError('source', `cannot read ${path}: ${cause.message}`, { cause })),
+      reject(new UnavailableError('source', `cannot read ${path}: ${cause.message}`)),
     );
   });
   return createInterface({ input: stream, crlfDelay: Infinity });
