@@ -32,11 +32,10 @@ go_tool() {
 }
 
 if ! go_tool nats-server github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION"; then
-  # Debian's package is old (2.9) but has JetStream: a fallback only.
+  # Debian's package is old (2.9) but has JetStream: a fallback only. dwk finds it on PATH; it is
+  # not put in the pinned version's folder, so a later run with Go still builds the pinned one.
   log "falling back to Debian's nats-server package"
   apt-get update -qq && apt-get install -y -qq nats-server >/dev/null
-  mkdir -p "$cache/tools/nats-server-$NATS_SERVER_VERSION"
-  ln -sf "$(command -v nats-server)" "$cache/tools/nats-server-$NATS_SERVER_VERSION/nats-server"
 fi
 
 # prometheus-nats-exporter: `go install module@version` needs the module's version list, which the
