@@ -1,15 +1,31 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { progressReader } from '../../lib/nats/progress.ts';
 import { freePort, startNatsServer } from '../../lib/nats/server.ts';
-import { exactlyOnce, idCounts, spec, tempDir, waitFor, workloadSet } from '../support/workloads.ts';
+import {
+  exactlyOnce,
+  idCounts,
+  spec,
+  tempDir,
+  waitFor,
+  workloadSet,
+  type Workload,
+} from '../support/workloads.ts';
 
 const status = async (url: string) => (await fetch(url).catch(() => undefined))?.status;
 
+/** The JSON log lines of one workload. */
+const logLines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { msg: string } & Record<string, unknown>);
+
 describe('resilience', { timeout: 120_000 }, () => {
-  it('workloads started before NATS wait, report not ready, and finish once it comes up', async () => {
+  it('workloads started before NATS log each connect attempt with a growing delay, finish once it comes up, and reconnect after a restart', async () => {
     const dir = tempDir('late-nats');
     const port = await freePort();
     const url = `nats://127.0.0.1:${port}`;
@@ -17,30 +33,64 @@ describe('resilience', { timeout: 120_000 }, () => {
     const s = spec({ source: { generate: { objects: 5000 } }, saver: { sink: { path: sink } } });
     const w = workloadSet('late', s, url, dir);
     const httpPort = await freePort();
+    const readyz = () => status(`http://127.0.0.1:${httpPort}/readyz`);
     let nats;
     try {
       w.start('fetcher', 'fetcher-0');
-      w.start('mapper', 'mapper-0', { DWK_HTTP_PORT: String(httpPort) });
+      const mapper = w.start('mapper', 'mapper-0', { DWK_HTTP_PORT: String(httpPort) });
       w.start('saver', 'saver-0');
-      await waitFor('the mapper to serve health', async () =>
-        (await status(`http://127.0.0.1:${httpPort}/healthz`)) === 200 ? true : undefined,
+      const attempts = await waitFor('6 failed connect attempts in the mapper log', () => {
+        const lines = logLines(mapper.logFile).filter((l) => l.msg.startsWith('Cannot connect to NATS'));
+        return lines.length >= 6 ? lines.slice(0, 6) : undefined;
+      });
+      assert.deepEqual(
+        attempts.map((a) => a.attempt),
+        [1, 2, 3, 4, 5, 6],
       );
-      assert.equal(await status(`http://127.0.0.1:${httpPort}/readyz`), 503);
-      await new Promise((r) => setTimeout(r, 2000));
+      const delays = attempts.map((a) => Number(a.retryInMs));
+      for (let i = 1; i < delays.length; i++) {
+        assert.ok(delays[i]! >= delays[i - 1]!, `delays grow: ${delays.join(', ')} ms`);
+      }
+      assert.ok(delays[5]! > 10 * delays[0]!, `delays grow: ${delays.join(', ')} ms`);
+      assert.match(attempts[0]!.msg, /^Cannot connect to NATS; retrying in \d+\.\d s$/);
+      assert.equal(await readyz(), 503);
       assert.equal(w.running().length, 3, 'a workload gave up while NATS was down');
+
       nats = await startNatsServer({ dataDir: join(dir, 'nats'), port });
       await waitFor(
         'the mapper to be ready',
-        async () => ((await status(`http://127.0.0.1:${httpPort}/readyz`)) === 200 ? true : undefined),
+        async () => ((await readyz()) === 200 ? true : undefined),
         30_000,
       );
+      assert.ok(
+        logLines(mapper.logFile).some((l) => l.msg === 'Connected to NATS'),
+        'the mapper logs its first connect',
+      );
       await waitFor('every object saved', () => (idCounts(sink).size === 5000 ? true : undefined));
+
+      // A restart of nats-server: every workload must notice and come back by itself.
+      const live = w.running();
+      assert.ok(live.length >= 2, `mapper and saver still run: ${live.map((l) => l.name).join(', ')}`);
+      const reconnected = (x: Workload) => logLines(x.logFile).some((l) => l.msg === 'Reconnected to NATS');
+      assert.deepEqual(live.filter(reconnected), [], 'no reconnect before the restart');
+      await nats.stop();
+      await waitFor('the mapper to report not ready', async () =>
+        (await readyz()) === 503 ? true : undefined,
+      );
+      await nats.start();
+      await waitFor(
+        'every workload to log its reconnect',
+        () => (live.every(reconnected) ? true : undefined),
+        30_000,
+      );
+      await waitFor('the mapper to be ready again', async () =>
+        (await readyz()) === 200 ? true : undefined,
+      );
     } finally {
       await w.stopAll();
       await nats?.stop();
     }
     assert.equal(exactlyOnce(idCounts(sink), 5000), '');
-    assert.match(w.logs(), /Reconnected to NATS|Acquired the fetcher lease/);
   });
 
   it('SIGTERM during long work exits within 10 s and hands the chunks back at once', async () => {
