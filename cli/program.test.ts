@@ -111,6 +111,19 @@ describe('dwk command line', () => {
     assert.match(r.err, /unknown output format "jsn"; did you mean "json"\?/);
   });
 
+  it('--nats-url must be a NATS URL: an HTTP address is a usage error saying which port to use', async () => {
+    const r = await dwk('up', '--local', '--nats-url', 'http://127.0.0.1:8222');
+    assert.equal(r.code, EXIT.usage);
+    assert.match(r.err, /--nats-url: "http:\/\/127\.0\.0\.1:8222" is not a NATS URL/);
+    assert.match(
+      r.err,
+      /hint: that is an HTTP address \(the monitoring port\?\); clients use nats:\/\/HOST:4222/,
+    );
+    const list = await dwk('doctor', '--nats-url', 'nats://a:4222, ,tls://b:4222');
+    assert.equal(list.code, EXIT.usage);
+    assert.match(list.err, /--nats-url: "" is not a NATS URL/);
+  });
+
   it('up names the bad field of an invalid manifest and exits with the invalid-spec code', async () => {
     const file = join(cwd, 'bad.yaml');
     writeFileSync(

@@ -3,6 +3,7 @@ import { EXIT, UserError } from '../../lib/errors.ts';
 import type { CliContext } from '../context.ts';
 import type { ClusterFlags } from '../cluster/connect.ts';
 import { examples, outputOf } from './common.ts';
+import { parseNatsUrl } from '../nats-url.ts';
 
 export function doctorCommand(ctx: CliContext): Command {
   return new Command('doctor')
@@ -14,7 +15,7 @@ export function doctorCommand(ctx: CliContext): Command {
         'failure and exits 1 if any check fails.',
     )
     .option('--controller-namespace <namespace>', 'namespace of the controller', 'dwk-system')
-    .option('--nats-url <url>', 'connect to this NATS and check JetStream')
+    .option('--nats-url <url>', 'connect to this NATS and check JetStream', parseNatsUrl)
     .option('-o, --output <format>', 'json or yaml (default: one line per check)')
     .addHelpText(
       'after',

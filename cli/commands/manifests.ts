@@ -73,7 +73,7 @@ export function manifestsCommand(ctx: CliContext): Command {
           const access = plan.controller.filter(
             (o) => o.metadata?.name === natsCredentialsRoleName(plan.pipeline.metadata?.name ?? ''),
           );
-          docs.push(...(access as Array<Record<string, unknown>>), plan.pipeline as Record<string, unknown>);
+          docs.push(...(access as Array<Record<string, unknown>>), plan.pipeline);
         }
         if (format === 'json') {
           outputOf(cmd, ctx).print(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }, null, 2));

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import type { ClusterFlags } from '../cluster/connect.ts';
 import { examples, outputOf } from './common.ts';
+import { parseNatsUrl } from '../nats-url.ts';
 
 export function statusCommand(ctx: CliContext): Command {
   return new Command('status')
@@ -16,7 +17,11 @@ export function statusCommand(ctx: CliContext): Command {
     .option('--local', 'a pipeline started with dwk up --local')
     .option('--once', 'print one snapshot and exit')
     .option('-o, --output <format>', 'json or yaml (default: a table)')
-    .option('--nats-url <url>', "cluster: read NATS here instead of at the Pipeline's spec.nats.url")
+    .option(
+      '--nats-url <url>',
+      "cluster: read NATS here instead of at the Pipeline's spec.nats.url",
+      parseNatsUrl,
+    )
     .option(
       '--nats-monitor-url <url>',
       'cluster: the NATS monitoring endpoint (default: port 8222 of the NATS host)',

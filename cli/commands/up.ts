@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { examples, outputOf } from './common.ts';
+import { parseNatsUrl } from '../nats-url.ts';
 
 export interface UpOptions {
   local?: boolean;
@@ -39,7 +40,11 @@ export function upCommand(ctx: CliContext): Command {
     )
     .option('--local', 'run on this machine, without a cluster')
     .option('-f, --file <pipeline.yaml>', 'Pipeline manifest (default: the bundled example)')
-    .option('--nats-url <url>', 'use this NATS server: Helm is not used (local: none is started)')
+    .option(
+      '--nats-url <url>',
+      'use this NATS server: Helm is not used (local: none is started)',
+      parseNatsUrl,
+    )
     .option('--nats-chart <chart>', 'official, bitnami, a chart directory or .tgz, or oci://…', 'official')
     .option(
       '--nats-repo <url>',
