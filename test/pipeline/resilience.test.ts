@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '../../lib/nats/connect.ts';
 import { progressReader } from '../../lib/nats/progress.ts';
+import { topology } from '../../lib/nats/topology.ts';
 import { freePort, startNatsServer } from '../../lib/nats/server.ts';
 import {
   exactlyOnce,
@@ -14,6 +16,13 @@ import {
   workloadSet,
   type Workload,
 } from '../support/workloads.ts';
+
+/** The value of an unlabelled-or-labelled sample of `name` in a Prometheus text exposition. */
+const metricValue = (text: string, name: string) => {
+  const m = new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+  assert.ok(m, `${name} is exposed`);
+  return Number(m[2]);
+};
 
 const status = async (url: string) => (await fetch(url).catch(() => undefined))?.status;
 
@@ -129,5 +138,48 @@ describe('resilience', { timeout: 120_000 }, () => {
       await nc.close();
       await nats.stop();
     }
+  });
+  it('a chunk whose work outlasts ackWait is kept by progress acks: never redelivered, saved once', async () => {
+    const dir = tempDir('progress-acks');
+    const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+    const nc = await connectNats({ servers: nats.url, name: 'test' });
+    const sink = join(dir, 'out.jsonl');
+    const chunks = 8;
+    // Each chunk takes 3.5 ackWaits: only m.working() every ackWait/3 keeps JetStream from redelivering it.
+    const s = spec({
+      source: { generate: { objects: chunks * 100 } },
+      saver: { sink: { path: sink } },
+      mapper: { concurrency: 4, ackWaitSeconds: 1, work: { waitMs: { min: 3500, max: 3500 } } },
+    });
+    const w = workloadSet('slow', s, nats.url, dir);
+    const t = topology('slow');
+    const metricsPort = await freePort();
+    try {
+      const reader = await progressReader(nc, 'slow', chunks);
+      w.start('fetcher', 'fetcher-0');
+      w.start('mapper', 'mapper-0', { DWK_HTTP_PORT: String(metricsPort) });
+      w.start('saver', 'saver-0');
+      let mostRedelivered = 0; // the consumer counts only unacked redeliveries, so sample it during the run
+      await waitFor(
+        `all ${chunks} chunks saved`,
+        async () => {
+          const { progress, lag } = await reader.read();
+          mostRedelivered = Math.max(mostRedelivered, lag.mapper?.redelivered ?? 0);
+          return progress.chunksSaved === chunks ? true : undefined;
+        },
+        60_000,
+      );
+      assert.equal(mostRedelivered, 0, 'the mapper consumer redelivered a chunk');
+      const info = await (await jetstreamManager(nc)).consumers.info(t.streams.chunks, t.consumers.mapper);
+      assert.equal(info.delivered.consumer_seq, chunks, 'one delivery per chunk, none again');
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      assert.equal(metricValue(metrics, 'dwk_redeliveries_total'), 0);
+      assert.equal(metricValue(metrics, 'dwk_chunks_mapped_total'), chunks);
+    } finally {
+      await w.stopAll();
+      await nc.close();
+      await nats.stop();
+    }
+    assert.equal(exactlyOnce(idCounts(sink), chunks * 100), '');
   });
 });
