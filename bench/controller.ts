@@ -34,7 +34,7 @@ const peakRss = (pid: number) => {
 async function requestsOf(port: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   let sum = 0;
-  for (const m of text.matchAll(/^dwk_controller_kube_requests\{[^}]*\} (\d+)/gm)) sum += Number(m[1]);
+  for (const m of text.matchAll(/^dwk_controller_kube_requests_total\{[^}]*\} (\d+)/gm)) sum += Number(m[1]);
   return sum;
 }
 

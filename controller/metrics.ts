@@ -5,11 +5,12 @@ export function createControllerMetrics(depth: () => number, kubeRequests: () =>
   const registry = new Registry();
   registry.setDefaultLabels({ component: 'controller' });
   collectDefaultMetrics({ register: registry });
+  const reportedKubeRequests = new Map<string, number>();
   return {
     registry,
     reconciles: new Counter({
       name: 'dwk_controller_reconciles_total',
-      help: 'Reconciles by result (success, error, requeue).',
+      help: 'Reconciles by result: success, requeue, conflict (a write met a newer object; reconciled again) or error.',
       labelNames: ['result'],
       registers: [registry],
     }),
@@ -43,13 +44,18 @@ export function createControllerMetrics(depth: () => number, kubeRequests: () =>
         this.set(depth());
       },
     }),
-    kubeRequests: new Gauge({
-      name: 'dwk_controller_kube_requests',
-      help: 'Requests sent to the Kubernetes API since start, by verb.',
+    kubeRequests: new Counter({
+      name: 'dwk_controller_kube_requests_total',
+      help: 'Requests sent to the Kubernetes API, by verb.',
       labelNames: ['verb'],
       registers: [registry],
       collect() {
-        for (const [verb, n] of kubeRequests()) this.set({ verb }, n);
+        // The client keeps totals since start; a Counter only adds, so add what is new since the last scrape.
+        for (const [verb, total] of kubeRequests()) {
+          const added = total - (reportedKubeRequests.get(verb) ?? 0);
+          if (added > 0) this.inc({ verb }, added);
+          reportedKubeRequests.set(verb, total);
+        }
       },
     }),
   };
