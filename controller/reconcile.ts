@@ -1,11 +1,11 @@
 /**
- * One reconcile of one Pipeline: observe (informer caches, the monitoring API, NATS progress),
+ * One reconcile of one Pipeline: observe (informer caches, the monitoring informers, NATS progress),
  * plan (pure, controller/plan), apply what changed with server-side apply, write status only when
  * it changed. Returns a requeue delay or throws (the queue backs off).
  */
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import {
   API_VERSION,
   COMPONENTS,
@@ -17,11 +17,16 @@ import { isComplete, type PipelineStatus, type Progress } from '../api/v1alpha1/
 import { InvalidPipelineError, resolveSpec } from '../api/v1alpha1/validate.ts';
 import { isNotFound, type KubeClient, type KubeObject } from '../lib/kube/client.ts';
 import type { Logger } from '../lib/log.ts';
-import type { Informer } from './informer.ts';
+import type { Informer, MonitoringState } from './informer.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { plan } from './plan/index.ts';
 import { FIELD_MANAGER, objectName } from './plan/labels.ts';
-import type { ObservedMonitoring, ObservedPrometheus } from './plan/monitoring.ts';
+import {
+  podMonitorName,
+  serviceMonitorName,
+  type ObservedMonitoring,
+  type ObservedPrometheus,
+} from './plan/monitoring.ts';
 
 export const FINALIZER = 'dwk.dev/nats-cleanup';
 
@@ -48,6 +53,12 @@ export interface ReconcilerDeps {
   log: Logger;
   pipelines: Informer<PipelineObject>;
   deployments: Informer<V1Deployment & KubeObject>;
+  services: Informer<V1Service & KubeObject>;
+  /** The monitoring API as the informers see it; never waits. */
+  monitoring: {
+    state(): MonitoringState;
+    owned(kind: 'ServiceMonitor' | 'PodMonitor', key: string): KubeObject | undefined;
+  };
   metrics: ControllerMetrics;
   nats: NatsSide;
   now?: () => Date;
@@ -55,11 +66,46 @@ export interface ReconcilerDeps {
 
 const hash = (o: unknown) => createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 16);
 
+interface Applied {
+  hash: string;
+  generation: number | undefined;
+  resourceVersion: string | undefined;
+}
+
+/**
+ * Whether the live object is still what we last applied. A Deployment is compared by generation
+ * (its status churns the resourceVersion); the rest by resourceVersion, so that anyone else's edit,
+ * even of a label, is put back. A missing object (deleted, or not yet seen) is applied again.
+ */
+export function stillApplied(
+  kind: string | undefined,
+  desiredHash: string,
+  last: Applied | undefined,
+  live: KubeObject | undefined,
+): boolean {
+  if (!last || last.hash !== desiredHash || !live) return false;
+  return kind === 'Deployment'
+    ? live.metadata?.generation === last.generation
+    : live.metadata?.resourceVersion === last.resourceVersion;
+}
+
+const prometheusOf = (x: KubeObject & { spec?: Record<string, unknown> }): ObservedPrometheus => ({
+  name: x.metadata?.name ?? '',
+  namespace: x.metadata?.namespace ?? '',
+  serviceMonitorSelector:
+    (x.spec?.serviceMonitorSelector as ObservedPrometheus['serviceMonitorSelector']) ?? null,
+  serviceMonitorNamespaceSelector:
+    (x.spec?.serviceMonitorNamespaceSelector as ObservedPrometheus['serviceMonitorNamespaceSelector']) ??
+    null,
+  podMonitorSelector: (x.spec?.podMonitorSelector as ObservedPrometheus['podMonitorSelector']) ?? null,
+  podMonitorNamespaceSelector:
+    (x.spec?.podMonitorNamespaceSelector as ObservedPrometheus['podMonitorNamespaceSelector']) ?? null,
+});
+
 export class Reconciler {
   private readonly d: ReconcilerDeps;
-  /** What we last applied per object, and the generation it had then: a change of either means apply. */
-  private readonly applied = new Map<string, { hash: string; generation: number | undefined }>();
-  private monitoringCache: { at: number; value: Omit<ObservedMonitoring, 'namespaceLabels'> } | undefined;
+  /** What we last applied per object, and the generation and resourceVersion it had then. */
+  private readonly applied = new Map<string, Applied>();
   private readonly namespaceLabels = new Map<string, { at: number; labels: Record<string, string> }>();
   private readonly recentEvents = new Map<string, { name: string; count: number; at: number }>();
 
@@ -70,7 +116,7 @@ export class Reconciler {
   /** Forget what was applied: the next pass re-applies everything (periodic resync). */
   forgetApplied(): void {
     this.applied.clear();
-    this.monitoringCache = undefined;
+    this.namespaceLabels.clear();
   }
 
   /**
@@ -125,47 +171,44 @@ export class Reconciler {
     }
   }
 
-  private async observeMonitoring(namespace: string): Promise<ObservedMonitoring> {
+  /** What the plan needs to know about monitoring; a failure to read it is reported, never thrown. */
+  private async observeMonitoring(ref: { name: string; namespace: string }): Promise<ObservedMonitoring> {
+    const state = this.d.monitoring.state();
+    const existing = {
+      serviceMonitor: !!this.d.monitoring.owned(
+        'ServiceMonitor',
+        `${ref.namespace}/${serviceMonitorName(ref.name)}`,
+      ),
+      podMonitor: !!this.d.monitoring.owned('PodMonitor', `${ref.namespace}/${podMonitorName(ref.name)}`),
+    };
+    const observed: ObservedMonitoring = {
+      crdInstalled: state.served.has('ServiceMonitor'),
+      podMonitorCrdInstalled: state.served.has('PodMonitor'),
+      prometheuses: state.prometheuses.map(prometheusOf),
+      namespaceLabels: {},
+      existing,
+      ...(state.error !== undefined ? { unobservable: state.error } : {}),
+    };
+    if (state.error !== undefined || !observed.crdInstalled) return observed;
     const now = Date.now();
-    if (!this.monitoringCache || now - this.monitoringCache.at > 60_000) {
-      const crdInstalled = await this.d.client.serves('monitoring.coreos.com/v1', 'ServiceMonitor');
-      const podMonitorCrdInstalled =
-        crdInstalled && (await this.d.client.serves('monitoring.coreos.com/v1', 'PodMonitor'));
-      let prometheuses: ObservedPrometheus[] = [];
-      if (crdInstalled && (await this.d.client.serves('monitoring.coreos.com/v1', 'Prometheus'))) {
-        const list = await this.d.client.list<KubeObject & { spec?: Record<string, unknown> }>({
-          apiVersion: 'monitoring.coreos.com/v1',
-          kind: 'Prometheus',
-        });
-        prometheuses = list.items.map((x) => ({
-          name: x.metadata?.name ?? '',
-          namespace: x.metadata?.namespace ?? '',
-          serviceMonitorSelector:
-            (x.spec?.serviceMonitorSelector as ObservedPrometheus['serviceMonitorSelector']) ?? null,
-          serviceMonitorNamespaceSelector:
-            (x.spec
-              ?.serviceMonitorNamespaceSelector as ObservedPrometheus['serviceMonitorNamespaceSelector']) ??
-            null,
-          podMonitorSelector:
-            (x.spec?.podMonitorSelector as ObservedPrometheus['podMonitorSelector']) ?? null,
-          podMonitorNamespaceSelector:
-            (x.spec?.podMonitorNamespaceSelector as ObservedPrometheus['podMonitorNamespaceSelector']) ??
-            null,
-        }));
-      }
-      this.monitoringCache = { at: now, value: { crdInstalled, podMonitorCrdInstalled, prometheuses } };
-    }
-    let ns = this.namespaceLabels.get(namespace);
+    let ns = this.namespaceLabels.get(ref.namespace);
     if (!ns || now - ns.at > 60_000) {
-      const obj = await this.d.client.getOrUndefined({
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        name: namespace,
-      });
-      ns = { at: now, labels: obj?.metadata?.labels ?? {} };
-      this.namespaceLabels.set(namespace, ns);
+      try {
+        const obj = await this.d.client.getOrUndefined({
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          name: ref.namespace,
+        });
+        ns = { at: now, labels: obj?.metadata?.labels ?? {} };
+        this.namespaceLabels.set(ref.namespace, ns);
+      } catch (err) {
+        return {
+          ...observed,
+          unobservable: `cannot read Namespace ${ref.namespace}: ${(err as Error).message}`,
+        };
+      }
     }
-    return { ...this.monitoringCache.value, namespaceLabels: ns.labels };
+    return { ...observed, namespaceLabels: ns.labels };
   }
 
   private async writeStatus(p: PipelineObject, status: PipelineStatus): Promise<void> {
@@ -241,40 +284,52 @@ export class Reconciler {
     return true;
   }
 
+  /** The object as the informers last saw it. */
+  private liveOf(obj: KubeObject): KubeObject | undefined {
+    const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+    switch (obj.kind) {
+      case 'Deployment':
+        return this.d.deployments.get(key);
+      case 'Service':
+        return this.d.services.get(key);
+      case 'ServiceMonitor':
+      case 'PodMonitor':
+        return this.d.monitoring.owned(obj.kind, key);
+      default:
+        return undefined;
+    }
+  }
+
   /** Applies what changed since the last pass; returns what could not be applied. */
-  private async applyPlan(
-    p: PipelineObject,
-    draft: ReturnType<typeof plan>,
-    deployments: Partial<Record<Component, V1Deployment>>,
-    log: Logger,
-  ): Promise<string[]> {
+  private async applyPlan(p: PipelineObject, draft: ReturnType<typeof plan>, log: Logger): Promise<string[]> {
     const problems: string[] = [];
     for (const obj of draft.apply) {
       const objKey = `${obj.kind}/${obj.metadata?.namespace}/${obj.metadata?.name}`;
       const h = hash(obj);
-      const live =
-        obj.kind === 'Deployment'
-          ? deployments[obj.metadata?.labels?.['app.kubernetes.io/name'] as Component]
-          : undefined;
+      const live = this.liveOf(obj as KubeObject);
       const last = this.applied.get(objKey);
-      const unchanged =
-        last?.hash === h &&
-        (obj.kind !== 'Deployment' || (live && live.metadata?.generation === last.generation));
-      if (unchanged) continue;
+      if (stillApplied(obj.kind, h, last, live)) continue;
       try {
         const result = await this.d.client.apply<KubeObject>(obj as KubeObject, FIELD_MANAGER);
         this.d.metrics.applies.inc({ kind: obj.kind ?? '' });
-        this.applied.set(objKey, { hash: h, generation: result.metadata?.generation });
+        this.applied.set(objKey, {
+          hash: h,
+          generation: result.metadata?.generation,
+          resourceVersion: result.metadata?.resourceVersion,
+        });
         const verb = !last && !live && obj.kind === 'Deployment' ? 'Created' : 'Applied';
         if (
           obj.kind === 'Deployment' &&
-          (!live || live.spec?.replicas !== (obj as V1Deployment).spec?.replicas)
+          (!live || (live as V1Deployment).spec?.replicas !== (obj as V1Deployment).spec?.replicas)
         ) {
           const message = `${verb} Deployment ${obj.metadata?.name} with ${(obj as V1Deployment).spec?.replicas} replicas`;
           log.info({ object: objKey }, message);
           await this.event(p, 'Normal', live ? 'Scaled' : 'Created', message);
-        } else if (obj.kind === 'Deployment' && last) {
-          log.info({ object: objKey }, 'Corrected drift or applied a change');
+        } else if (last) {
+          log.info(
+            { object: objKey },
+            live ? 'Corrected drift or applied a change' : 'Recreated a deleted object',
+          );
         }
       } catch (err) {
         const message = `could not apply ${obj.kind} ${obj.metadata?.name}: ${(err as Error).message}`;
@@ -329,22 +384,25 @@ export class Reconciler {
     if (await this.syncFinalizer(p, spec)) return {}; // the update comes back through the informer
 
     const deployments: Partial<Record<Component, V1Deployment>> = {};
+    const services: Partial<Record<Component, V1Service>> = {};
     for (const c of COMPONENTS) {
       const d = this.d.deployments.get(`${ref.namespace}/${objectName(ref.name, c)}`);
       if (d) deployments[c] = d;
+      const s = this.d.services.get(`${ref.namespace}/${objectName(ref.name, c)}`);
+      if (s) services[c] = s;
     }
-    const monitoring = await this.observeMonitoring(ref.namespace);
+    const monitoring = await this.observeMonitoring(ref);
     const planWith = (progress: Progress | undefined, problems: string[]) =>
       plan({
         ref,
         generation: p.metadata?.generation ?? 0,
         spec,
         status: p.status,
-        observed: { deployments, monitoring, progress, problems },
+        observed: { deployments, services, monitoring, progress, problems },
         now: this.d.now?.() ?? new Date(),
       });
     const progress = this.d.nats.progress(key, ref.name, spec);
-    const problems = await this.applyPlan(p, planWith(progress, []), deployments, log);
+    const problems = await this.applyPlan(p, planWith(progress, []), log);
     const final = planWith(progress, problems);
     await this.writeStatus(p, final.status);
     if (problems.length > 0) throw new Error(problems.join('; '));

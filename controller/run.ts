@@ -3,11 +3,11 @@
  * /healthz and /readyz. `runController` is what `dwk controller` and the in-cluster entrypoint call.
  */
 import { createServer, type Server } from 'node:http';
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import { isConflict, KubeClient, type KubeObject } from '../lib/kube/client.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import type { ControllerConfig } from './config.ts';
-import { Informer, keyOf } from './informer.ts';
+import { Informer, keyOf, MonitoringInformers, ownerKeyOf } from './informer.ts';
 import { LeaderElector } from './leader.ts';
 import { createControllerMetrics } from './metrics.ts';
 import { natsAuthReader } from '../lib/kube/nats-auth.ts';
@@ -86,18 +86,29 @@ export async function runController(
       log,
       onChange: (o) => queue.add(keyOf(o)),
     });
-    const ownerKey = (o: KubeObject) => {
-      const name = o.metadata?.labels?.['app.kubernetes.io/instance'];
-      return name ? `${o.metadata?.namespace}/${name}` : undefined;
+    // An owned object that changed or went: its Pipeline puts it back.
+    const enqueueOwner = (o: KubeObject) => {
+      const key = ownerKeyOf(o);
+      if (key) queue.add(key);
     };
+    const owned = { labelSelector: 'app.kubernetes.io/managed-by=dwk', log, onChange: enqueueOwner };
     const deployments = new Informer<V1Deployment & KubeObject>({
       client,
       resource: { apiVersion: 'apps/v1', kind: 'Deployment', ...scope },
-      labelSelector: 'app.kubernetes.io/managed-by=dwk',
+      ...owned,
+    });
+    const services = new Informer<V1Service & KubeObject>({
+      client,
+      resource: { apiVersion: 'v1', kind: 'Service', ...scope },
+      ...owned,
+    });
+    const monitoring = new MonitoringInformers({
+      client,
+      namespace: config.namespace,
       log,
-      onChange: (o) => {
-        const key = ownerKey(o);
-        if (key) queue.add(key);
+      onOwnedChange: enqueueOwner,
+      onObservationChange: () => {
+        for (const p of pipelines.list()) queue.add(keyOf(p));
       },
     });
     const auth = natsAuthReader(client);
@@ -106,10 +117,26 @@ export async function runController(
       (key) => queue.add(key),
       (namespace, secret) => auth.read(namespace, secret),
     );
-    const reconciler = new Reconciler({ client, log, pipelines, deployments, metrics, nats });
+    const reconciler = new Reconciler({
+      client,
+      log,
+      pipelines,
+      deployments,
+      services,
+      monitoring,
+      metrics,
+      nats,
+    });
     deployments.start();
+    services.start();
     pipelines.start();
-    await Promise.all([pipelines.waitForSync(), deployments.waitForSync()]);
+    // Monitoring waits a few seconds at most for its lists: until then MonitoringReady says it cannot tell.
+    await Promise.all([
+      pipelines.waitForSync(),
+      deployments.waitForSync(),
+      services.waitForSync(),
+      monitoring.start(),
+    ]);
     synced = true;
     log.info({ pipelines: pipelines.list().length }, 'Caches synced');
     queue.start(async (key) => {
@@ -145,6 +172,8 @@ export async function runController(
     queue.stop();
     pipelines.shutdown();
     deployments.shutdown();
+    services.shutdown();
+    monitoring.shutdown();
     await queue.idle();
     await nats.close();
     auth.close();

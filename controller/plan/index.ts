@@ -10,6 +10,7 @@ import { objectName, type PipelineRef } from './labels.ts';
 import {
   planMonitoring,
   type ObservedMonitoring,
+  type OwnedRef,
   type PodMonitor,
   type ServiceMonitor,
 } from './monitoring.ts';
@@ -23,6 +24,7 @@ export interface PlanInput {
   status: PipelineStatus | undefined;
   observed: {
     deployments: Partial<Record<Component, V1Deployment>>;
+    services: Partial<Record<Component, V1Service>>;
     monitoring: ObservedMonitoring;
     progress: Progress | undefined;
     problems: string[];
@@ -33,8 +35,11 @@ export interface PlanInput {
 export interface Plan {
   /** Objects to server-side apply, in order. */
   apply: Array<V1Deployment | V1Service | ServiceMonitor | PodMonitor>;
-  /** Owned objects that must go (e.g. the broadcaster once it is removed from the spec). */
-  remove: Array<{ apiVersion: string; kind: string; name: string; namespace: string }>;
+  /**
+   * Owned objects that exist and must go: the broadcaster once it is removed from the spec, the
+   * monitors once monitoring is disabled or NATS moves out of the cluster.
+   */
+  remove: OwnedRef[];
   status: PipelineStatus;
 }
 
@@ -48,11 +53,14 @@ export function plan(input: PlanInput): Plan {
 
   const remove: Plan['remove'] = [];
   for (const c of COMPONENTS) {
-    if (wanted.includes(c) || !input.observed.deployments[c]) continue;
+    if (wanted.includes(c)) continue;
     const name = objectName(ref.name, c);
-    remove.push({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace: ref.namespace });
-    remove.push({ apiVersion: 'v1', kind: 'Service', name, namespace: ref.namespace });
+    if (input.observed.deployments[c])
+      remove.push({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace: ref.namespace });
+    if (input.observed.services[c])
+      remove.push({ apiVersion: 'v1', kind: 'Service', name, namespace: ref.namespace });
   }
+  remove.push(...monitoring.remove);
 
   const status = computeStatus({
     generation: input.generation,

@@ -27,7 +27,25 @@ export interface ObservedMonitoring {
   prometheuses: ObservedPrometheus[];
   /** Labels of the Pipeline's namespace, for namespace selectors. */
   namespaceLabels: Record<string, string>;
+  /** Which of the Pipeline's monitors exist now, so that the plan can remove stale ones. */
+  existing: { serviceMonitor: boolean; podMonitor: boolean };
+  /**
+   * Why the monitoring state could not be read (a failed Prometheus list or Namespace get), if so.
+   * The monitors are then left as they are: guessing would strip the labels Prometheus selects.
+   */
+  unobservable?: string;
 }
+
+/** An owned object the plan deletes. */
+export interface OwnedRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace: string;
+}
+
+export const serviceMonitorName = (pipeline: string) => `${pipeline}-workloads`;
+export const podMonitorName = (pipeline: string) => `${pipeline}-nats`;
 
 export interface ServiceMonitor {
   apiVersion: 'monitoring.coreos.com/v1';
@@ -62,6 +80,8 @@ export interface PodMonitor {
 
 export interface MonitoringPlan {
   monitors: Array<ServiceMonitor | PodMonitor>;
+  /** Monitors that exist but are no longer wanted (disabled, or NATS moved out of the cluster). */
+  remove: OwnedRef[];
   condition: { status: 'True' | 'False'; reason: string; message: string };
 }
 
@@ -123,10 +143,21 @@ export function planMonitoring(
   spec: PipelineSpec,
   observed: ObservedMonitoring,
 ): MonitoringPlan {
+  const monitorRef = (kind: 'ServiceMonitor' | 'PodMonitor'): OwnedRef => ({
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind,
+    name: kind === 'ServiceMonitor' ? serviceMonitorName(p.name) : podMonitorName(p.name),
+    namespace: p.namespace,
+  });
+  const staleUnless = (keep: { serviceMonitor: boolean; podMonitor: boolean }): OwnedRef[] => [
+    ...(observed.existing.serviceMonitor && !keep.serviceMonitor ? [monitorRef('ServiceMonitor')] : []),
+    ...(observed.existing.podMonitor && !keep.podMonitor ? [monitorRef('PodMonitor')] : []),
+  ];
   const sm = spec.monitoring.serviceMonitor;
   if (!sm.enabled) {
     return {
       monitors: [],
+      remove: staleUnless({ serviceMonitor: false, podMonitor: false }),
       condition: {
         status: 'False',
         reason: 'Disabled',
@@ -134,9 +165,21 @@ export function planMonitoring(
       },
     };
   }
+  if (observed.unobservable !== undefined) {
+    return {
+      monitors: [],
+      remove: [],
+      condition: {
+        status: 'False',
+        reason: 'ObservationFailed',
+        message: `${observed.unobservable}; the ServiceMonitor and PodMonitor are left as they are until it can`,
+      },
+    };
+  }
   if (!observed.crdInstalled) {
     return {
       monitors: [],
+      remove: [],
       condition: {
         status: 'False',
         reason: 'ServiceMonitorCRDMissing',
@@ -158,7 +201,7 @@ export function planMonitoring(
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'ServiceMonitor',
     metadata: {
-      name: `${p.name}-workloads`,
+      name: serviceMonitorName(p.name),
       namespace: p.namespace,
       labels,
       ownerReferences: [ownerReference(p)],
@@ -213,7 +256,11 @@ export function planMonitoring(
       message: `no Prometheus selects ServiceMonitor ${monitor.metadata.name}: ${why}`,
     };
   }
-  return { monitors, condition };
+  return {
+    monitors,
+    remove: staleUnless({ serviceMonitor: true, podMonitor: natsMonitor !== undefined }),
+    condition,
+  };
 }
 
 /**
@@ -237,7 +284,7 @@ function natsPodMonitor(
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'PodMonitor',
     metadata: {
-      name: `${p.name}-nats`,
+      name: podMonitorName(p.name),
       namespace: p.namespace,
       labels,
       ownerReferences: [ownerReference(p)],

@@ -150,6 +150,30 @@ describe('the controller', { timeout: 120_000 }, () => {
     );
   });
 
+  test('a Service of the Pipeline that someone deletes comes back within seconds', async (t) => {
+    const ns = await cluster.newNamespace(t, 'ctrl-svc');
+    await controller(t, ns);
+    await apply(ns, manifest('sv'));
+    const before = await eventually('the mapper Service', () =>
+      client.getOrUndefined({ apiVersion: 'v1', kind: 'Service', namespace: ns, name: 'sv-mapper' }),
+    );
+    await cluster.kubectl(['delete', 'service', '-n', ns, 'sv-mapper', '--wait=true']);
+    const after = await eventually(
+      'the mapper Service recreated',
+      async () => {
+        const svc = await client.getOrUndefined({
+          apiVersion: 'v1',
+          kind: 'Service',
+          namespace: ns,
+          name: 'sv-mapper',
+        });
+        return svc?.metadata?.uid !== before.metadata?.uid && svc;
+      },
+      { timeoutMs: 10_000 },
+    );
+    assert.equal(after.metadata?.labels?.['app.kubernetes.io/managed-by'], 'dwk');
+  });
+
   test('secrets reach the Deployments only as references: the broadcaster URL and the NATS credentials', async (t) => {
     const ns = await cluster.newNamespace(t, 'ctrl-secrets');
     await controller(t, ns);

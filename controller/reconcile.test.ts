@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PipelineStatus } from '../api/v1alpha1/status.ts';
+import { KubeApiError, type KubeClient, type KubeObject } from '../lib/kube/client.ts';
+import { createLogger } from '../lib/log.ts';
+import type { Informer, MonitoringState } from './informer.ts';
+import { createControllerMetrics } from './metrics.ts';
+import { Reconciler, stillApplied, type PipelineObject, type ReconcilerDeps } from './reconcile.ts';
+
+const pipeline: PipelineObject = {
+  apiVersion: 'dwk.dev/v1alpha1',
+  kind: 'Pipeline',
+  metadata: { name: 'demo', namespace: 'team', uid: 'uid-1', generation: 1 },
+  spec: { nats: { url: 'nats://nats:4222' } },
+};
+
+/** An informer that holds what the test gives it. */
+const cacheOf = <T extends KubeObject>(objects: Record<string, T> = {}) =>
+  ({ get: (key: string) => objects[key], list: () => Object.values(objects) }) as unknown as Informer<T>;
+
+/** A client that records every write and fails the reads the test names. */
+function recordingClient(failNamespaceGet: boolean) {
+  const applied: KubeObject[] = [];
+  const client = {
+    apply: (obj: KubeObject) => {
+      applied.push(obj);
+      return Promise.resolve({ ...obj, metadata: { ...obj.metadata, resourceVersion: '7', generation: 1 } });
+    },
+    getOrUndefined: () =>
+      failNamespaceGet
+        ? Promise.reject(new KubeApiError(403, 'namespaces "team" is forbidden'))
+        : Promise.resolve({ metadata: { labels: {} } }),
+    request: () => Promise.resolve({ metadata: { name: 'event-1' } }),
+    mergePatch: () => Promise.resolve({}),
+    delete: () => Promise.resolve(true),
+  };
+  return { client: client as unknown as KubeClient, applied };
+}
+
+function reconcilerWith(state: MonitoringState, failNamespaceGet = false) {
+  const { client, applied } = recordingClient(failNamespaceGet);
+  const deps: ReconcilerDeps = {
+    client,
+    log: createLogger({ level: 'silent' }),
+    pipelines: cacheOf({ 'team/demo': pipeline }),
+    deployments: cacheOf(),
+    services: cacheOf(),
+    monitoring: { state: () => state, owned: () => undefined },
+    metrics: createControllerMetrics(
+      () => 0,
+      () => new Map(),
+    ),
+    nats: { progress: () => undefined, forget: () => undefined, purge: () => Promise.resolve([]) },
+  };
+  return { reconciler: new Reconciler(deps), applied };
+}
+
+const statusOf = (applied: KubeObject[]) =>
+  applied.find((o) => o.kind === 'Pipeline')?.status as PipelineStatus | undefined;
+const kindsOf = (applied: KubeObject[]) =>
+  applied.filter((o) => o.kind !== 'Pipeline').map((o) => `${o.kind}/${o.metadata?.name}`);
+
+describe('a reconcile whose monitoring state cannot be read', () => {
+  const served = new Set(['ServiceMonitor', 'PodMonitor', 'Prometheus'] as const);
+
+  it('still applies the workloads when the Prometheus list failed, and says why in MonitoringReady', async () => {
+    const { reconciler, applied } = reconcilerWith({
+      served,
+      prometheuses: [],
+      error: 'cannot list Prometheus resources: prometheuses.monitoring.coreos.com is forbidden',
+    });
+    await reconciler.reconcile('team/demo');
+    assert.deepEqual(kindsOf(applied), [
+      'Service/demo-fetcher',
+      'Deployment/demo-fetcher',
+      'Service/demo-mapper',
+      'Deployment/demo-mapper',
+      'Service/demo-saver',
+      'Deployment/demo-saver',
+    ]);
+    const c = statusOf(applied)?.conditions?.find((x) => x.type === 'MonitoringReady');
+    assert.deepEqual([c?.status, c?.reason], ['False', 'ObservationFailed']);
+    assert.match(c?.message ?? '', /prometheuses\.monitoring\.coreos\.com is forbidden/);
+  });
+
+  it('still applies the workloads when the Namespace cannot be read', async () => {
+    const { reconciler, applied } = reconcilerWith({ served, prometheuses: [] }, true);
+    await reconciler.reconcile('team/demo');
+    assert.equal(kindsOf(applied).filter((k) => k.startsWith('Deployment/')).length, 3);
+    const c = statusOf(applied)?.conditions?.find((x) => x.type === 'MonitoringReady');
+    assert.deepEqual([c?.status, c?.reason], ['False', 'ObservationFailed']);
+    assert.match(c?.message ?? '', /cannot read Namespace team: .*forbidden/);
+  });
+});
+
+describe('the apply cache', () => {
+  const last = { hash: 'h1', generation: 2, resourceVersion: '10' };
+  const live = (generation: number, resourceVersion: string): KubeObject => ({
+    metadata: { generation, resourceVersion },
+  });
+
+  it('skips an object that is as we applied it', () => {
+    assert.equal(stillApplied('Service', 'h1', last, live(2, '10')), true);
+    assert.equal(stillApplied('Deployment', 'h1', last, live(2, '10')), true);
+  });
+
+  it('applies again what someone deleted or edited, or what we now want differently', () => {
+    assert.equal(stillApplied('Service', 'h1', last, undefined), false, 'deleted');
+    assert.equal(stillApplied('ServiceMonitor', 'h1', last, live(2, '11')), false, 'labels edited');
+    assert.equal(stillApplied('Deployment', 'h1', last, live(3, '11')), false, 'spec edited');
+    assert.equal(stillApplied('Service', 'h2', last, live(2, '10')), false, 'desired changed');
+    assert.equal(stillApplied('Service', 'h1', undefined, live(2, '10')), false, 'never applied');
+  });
+
+  it("ignores a Deployment's status updates (resourceVersion moves, generation stays)", () => {
+    assert.equal(stillApplied('Deployment', 'h1', last, live(2, '99')), true);
+  });
+});
