@@ -38,6 +38,11 @@ export interface CrossFieldRule {
   /** Path of the field the message names, relative to the object, for CEL's fieldPath. */
   fieldPath?: string;
   check: (self: Record<string, unknown>) => boolean;
+  /**
+   * A rule about running in a cluster: the API server enforces it, local validation does not
+   * (local mode, for one, reads `urlFromEnv` from its own environment).
+   */
+  clusterOnly?: true;
 }
 
 const RULES = Symbol.for('dwk.rules');
@@ -276,6 +281,16 @@ export const TargetSchema = withRules(
       message: 'a target needs its secret reference: set urlFrom.secretKeyRef (or urlFromEnv in local mode)',
       fieldPath: '.urlFrom',
       check: (s) => has(s, 'urlFromEnv') || has(s, 'urlFrom'),
+    },
+    {
+      // No one sets a Pod's environment but the controller, so urlFromEnv alone would leave the
+      // broadcaster without its URL.
+      cel: 'has(self.urlFrom)',
+      message:
+        'in a cluster a target needs urlFrom.secretKeyRef: urlFromEnv is read only in local mode (dwk up --local)',
+      fieldPath: '.urlFrom',
+      check: (s) => has(s, 'urlFrom'),
+      clusterOnly: true,
     },
     {
       cel: "self.type != 'telegram' || has(self.chatId)",

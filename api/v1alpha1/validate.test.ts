@@ -72,6 +72,17 @@ describe('Pipeline validation', () => {
     );
   });
 
+  it('accepts a target with urlFromEnv alone here (local mode); only the CRD refuses it, for the cluster', () => {
+    const local = resolveSpec({ broadcaster: { target: { type: 'generic', urlFromEnv: 'HOOK' } } });
+    assert.equal(local.broadcaster?.target.urlFromEnv, 'HOOK');
+    const crd = parse(renderCrdYaml()) as unknown;
+    const target = JSON.stringify(crd).match(
+      /"x-kubernetes-validations":\[[^\]]*urlFromEnv is read only[^\]]*\]/,
+    );
+    assert.ok(target, 'the CRD carries the cluster rule');
+    assert.match(target[0], /"rule":"has\(self\.urlFrom\)"/);
+  });
+
   it('reports a wrong type with the value it got', () => {
     assert.deepEqual(fieldErrors({ mapper: { replicas: 'ten' } }), [
       'spec.mapper.replicas: must be an integer (got "ten")',

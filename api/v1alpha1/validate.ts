@@ -69,6 +69,7 @@ function matchesType(type: string, value: unknown): boolean {
 function checkRules(schema: TSchema, value: unknown, path: string, out: FieldError[]): void {
   if (typeof value !== 'object' || value === null) return;
   for (const rule of rulesOf(schema)) {
+    if (rule.clusterOnly) continue;
     if (!rule.check(value as Record<string, unknown>)) {
       out.push({ field: path + (rule.fieldPath ?? ''), message: rule.message });
     }

@@ -246,6 +246,27 @@ describe('the controller', { timeout: 120_000 }, () => {
         { saver: { sink: { type: 'csv' } } },
         /spec\.saver\.sink\.type: Unsupported value: "csv": supported values: "jsonl", "log"/,
       ],
+      [
+        { source: { generate: { objects: 10 }, url: 'https://data.invalid/x.ndjson' } },
+        /spec\.source: Invalid value: .*set either generate or url, not both/,
+      ],
+      [
+        { mapper: { work: { waitMs: { min: 10, max: 5 } } } },
+        /spec\.mapper\.work\.waitMs\.min: Invalid value: .*min must not exceed max/,
+      ],
+      [
+        {
+          broadcaster: {
+            target: { type: 'telegram', urlFrom: { secretKeyRef: { name: 'bot', key: 'token' } } },
+          },
+        },
+        /spec\.broadcaster\.target\.chatId: Invalid value: .*a telegram target needs chatId/,
+      ],
+      [
+        // The variable would be read from the environment of the Pod, which only the controller sets.
+        { broadcaster: { target: { type: 'generic', urlFromEnv: 'HOOK' } } },
+        /spec\.broadcaster\.target\.urlFrom: Invalid value: .*in a cluster a target needs urlFrom\.secretKeyRef: urlFromEnv is read only in local mode/,
+      ],
     ];
     for (const [spec, message] of cases) {
       const res = await cluster.kubectl(['apply', '-n', ns, '-f', '-'], {
