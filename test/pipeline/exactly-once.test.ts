@@ -3,9 +3,37 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '../../lib/nats/connect.ts';
 import { progressReader } from '../../lib/nats/progress.ts';
+import { topology } from '../../lib/nats/topology.ts';
 import { generatedObject } from '../../workloads/source/generate.ts';
 import { exactlyOnce, idCounts, spec, waitFor, workloadSet, natsFixture } from '../support/workloads.ts';
+
+interface SavedEvent {
+  type: string;
+  chunk: number;
+  objects: number;
+}
+
+/** Every `chunk.saved` event in the pipeline's events stream, once `expected` of them are there. */
+async function savedEvents(nc: NatsConnection, pipeline: string, expected: number): Promise<SavedEvent[]> {
+  const t = topology(pipeline);
+  const subject = t.subjects.event('saved');
+  const jsm = await jetstreamManager(nc);
+  // The saver announces a chunk just after marking it saved: the last few may still be on their way.
+  await waitFor(`${expected} chunk.saved events`, async () => {
+    const si = await jsm.streams.info(t.streams.events, { subjects_filter: subject });
+    return (si.state.subjects?.[subject] ?? 0) >= expected ? true : undefined;
+  });
+  const consumer = await jetstream(nc).consumers.get(t.streams.events, { filter_subjects: [subject] });
+  const events: SavedEvent[] = [];
+  for await (const m of await consumer.fetch({ max_messages: expected + 100, expires: 2000 })) {
+    events.push(m.json<SavedEvent>());
+    if (m.info.pending === 0) break;
+  }
+  return events;
+}
 
 describe('the pipeline stores every object exactly once', { timeout: 240_000 }, () => {
   const f = natsFixture('e2e');
@@ -30,6 +58,13 @@ describe('the pipeline stores every object exactly once', { timeout: 240_000 }, 
     }
     const counts = idCounts(sink);
     assert.equal(exactlyOnce(counts, 100_000), '');
+    const saved = await savedEvents(f.nc, 'e2e', 1000);
+    assert.equal(saved.length, 1000, 'one chunk.saved event per chunk');
+    assert.deepEqual(new Set(saved.map((e) => e.chunk)), new Set(Array.from({ length: 1000 }, (_, i) => i)));
+    assert.ok(
+      saved.every((e) => e.type === 'chunk.saved' && e.objects === 100),
+      'each event names its chunk and 100 objects',
+    );
     for (const line of readFileSync(sink, 'utf8').split('\n').filter(Boolean)) {
       const rec = JSON.parse(line) as { id: number; name: string };
       const src = generatedObject(7, rec.id, 100_000);
