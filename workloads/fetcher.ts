@@ -14,6 +14,7 @@ import { HEADERS, topology, type Topology } from '../lib/nats/topology.ts';
 import type { FetcherConfig } from './config.ts';
 import { Lease } from './lease.ts';
 import type { RoleContext } from './role.ts';
+import { chunkCount } from './source/generate.ts';
 import { chunksFrom } from './source/index.ts';
 
 const PROGRESS_EVERY_MS = 250;
@@ -112,9 +113,14 @@ export async function runFetcher(config: FetcherConfig, ctx: RoleContext): Promi
 
   const saved = decodeFetcherProgress((await state.get(t.keys.fetcherProgress))?.value);
   if (saved?.done) {
+    metrics.sourceChunksExpected.set(saved.published);
     log.info({ chunks: saved.published }, 'Source already fully published; nothing to do');
     await waitForCompletion(config, ctx, saved.published, halt);
     return;
+  }
+  // A generated source knows its size up front; a URL source only once read to its end.
+  if (config.source.kind === 'generate') {
+    metrics.sourceChunksExpected.set(chunkCount(config.source.objects, config.chunkSize));
   }
   const start = saved?.published ?? 0;
   const last = await lastStoredChunk(ctx, t);
@@ -192,6 +198,7 @@ export async function runFetcher(config: FetcherConfig, ctx: RoleContext): Promi
     return;
   }
   await writeProgress(true);
+  metrics.sourceChunksExpected.set(contiguous);
   log.info({ chunks: contiguous }, 'Source fully published');
   await waitForCompletion(config, ctx, contiguous, halt);
 }

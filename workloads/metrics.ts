@@ -12,6 +12,7 @@ export const METRIC_ROLES: Record<string, readonly string[]> = {
   dwk_chunks_duplicate_total: ['fetcher'],
   dwk_objects_published_total: ['fetcher'],
   dwk_fetcher_leader: ['fetcher'],
+  dwk_source_chunks_expected: ['fetcher'],
   dwk_chunks_mapped_total: ['mapper'],
   dwk_objects_mapped_total: ['mapper'],
   dwk_chunks_in_flight: ['mapper'],
@@ -109,6 +110,12 @@ export function createMetrics(labels: { pipeline: string; component: string }) {
     leader: new Gauge({
       name: 'dwk_fetcher_leader',
       help: '1 while this fetcher holds the leader lease.',
+      registers: [registry],
+    }),
+    /** What progress is measured against: chunks published so far would show 100 % mid-read. */
+    sourceChunksExpected: new Gauge({
+      name: 'dwk_source_chunks_expected',
+      help: 'Chunks the whole source makes, once known: from the start for a generated source (objects / chunk size), once read to its end for a URL source. 0 while not known (a URL source being read, a standby fetcher).',
       registers: [registry],
     }),
   };

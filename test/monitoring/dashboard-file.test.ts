@@ -7,6 +7,7 @@ import {
   queryVariables,
   substitute,
 } from '../../monitoring/dashboard.ts';
+import { TODOS, topology } from '../../lib/nats/topology.ts';
 
 describe('the pipeline dashboard', () => {
   const d = loadDashboard();
@@ -37,6 +38,24 @@ describe('the pipeline dashboard', () => {
     );
     const keys = queries.map((q) => `${q.panel}/${q.refId}`);
     assert.equal(new Set(keys).size, keys.length);
+  });
+
+  it("shows the lag of every stage's consumer, the broadcaster's on the todos stream included", () => {
+    const lag = dashboardQueries(d)
+      .filter((q) => q.panel.startsWith('Lag per stage'))
+      .map((q) => q.expr)
+      .join('\n');
+    const names = topology('$pipeline');
+    for (const stream of ['CHUNKS', 'RESULTS']) assert.ok(lag.includes(stream), `no ${stream} consumer`);
+    assert.ok(lag.includes(TODOS.stream), 'no todos stream');
+    assert.ok(lag.includes(`consumer_name="${names.consumers.broadcaster}"`), 'no broadcaster consumer');
+  });
+
+  it('measures progress and ETA against the size of the source, once the fetcher knows it', () => {
+    for (const panel of ['Progress', 'ETA']) {
+      const q = dashboardQueries(d).find((x) => x.panel.startsWith(panel));
+      assert.ok(q?.expr.includes('dwk_source_chunks_expected'), `${panel}: ${q?.expr}`);
+    }
   });
 
   it('resolves its variables in order with label_values', () => {

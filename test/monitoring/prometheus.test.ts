@@ -2,13 +2,15 @@
  * The dashboard proven against a real Prometheus: a local pipeline (fetcher, mappers, saver,
  * broadcaster) and prometheus-nats-exporter are scraped, then every query of every panel is
  * evaluated through the HTTP API, with the variables resolved the way Grafana resolves them.
- * Also lints every workload's, the exporter's and the controller's /metrics with promtool.
+ * Also: no broadcaster secret in any /metrics or stored label, and promtool on every workload's,
+ * the exporter's and the controller's /metrics, with a sample of every dwk_ metric.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { findPromtool, startLocalPrometheus, type LocalPrometheus } from '../../cli/local/prometheus.ts';
 import { createControllerMetrics } from '../../controller/metrics.ts';
 import { publishTodoEvent, todoEventId, type TodoEvent } from '../../lib/events/todo.ts';
@@ -19,6 +21,7 @@ import { TODOS, topology } from '../../lib/nats/topology.ts';
 import {
   dashboardQueries,
   loadDashboard,
+  type DashboardQuery,
   parseLabelValues,
   queryVariables,
   substitute,
@@ -37,18 +40,78 @@ const BAD_EVERY = 500;
 
 interface PromResult {
   metric: Record<string, string>;
+  value: [number, string];
+}
+type Evaluation = { series: PromResult[] } | { error: string };
+
+/** One instant query; Prometheus's rejection (or an unreachable Prometheus) is a value, not a throw. */
+async function evaluate(prom: LocalPrometheus, expr: string): Promise<Evaluation> {
+  try {
+    const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const body = (await res.json()) as {
+      status: string;
+      errorType?: string;
+      error?: string;
+      data?: { result: PromResult[] };
+    };
+    if (body.status !== 'success') return { error: `${body.errorType ?? res.status}: ${body.error}` };
+    return { series: body.data?.result ?? [] };
+  } catch (err) {
+    return { error: `no answer: ${(err as Error).message}` };
+  }
 }
 async function promQuery(prom: LocalPrometheus, expr: string): Promise<PromResult[]> {
-  const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  const body = (await res.json()) as { status: string; error?: string; data?: { result: PromResult[] } };
-  if (body.status !== 'success') throw new Error(`Prometheus rejected ${expr}: ${body.error}`);
-  return body.data?.result ?? [];
+  const r = await evaluate(prom, expr);
+  if ('error' in r) throw new Error(`Prometheus rejected ${expr}: ${r.error}`);
+  return r.series;
 }
 async function labelValues(prom: LocalPrometheus, label: string, selector: string): Promise<string[]> {
   const q = selector ? `?match[]=${encodeURIComponent(selector)}` : '';
   const res = await fetch(`${prom.url}/api/v1/label/${label}/values${q}`);
   return ((await res.json()) as { data: string[] }).data;
 }
+
+/**
+ * Every query that fails: a `$` left after substitution, rejected by Prometheus (with its error),
+ * or still without a series when `timeoutMs` is up. Empty queries are asked again (rates need two
+ * scrapes after the work); a rejected one is not, and never stops the others being checked.
+ */
+async function failingQueries(
+  prom: LocalPrometheus,
+  queries: DashboardQuery[],
+  timeoutMs: number,
+): Promise<string[]> {
+  const name = (q: DashboardQuery) => `${q.panel} [${q.refId}]: ${q.expr}`;
+  const failures = queries
+    .filter((q) => q.expr.includes('$'))
+    .map((q) => `unresolved variable in ${name(q)}`);
+  let empty = queries.filter((q) => !q.expr.includes('$'));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stillEmpty: DashboardQuery[] = [];
+    for (const q of empty) {
+      const r = await evaluate(prom, q.expr);
+      if ('error' in r) failures.push(`rejected ${name(q)}\n    ${r.error}`);
+      else if (r.series.length === 0) stillEmpty.push(q);
+    }
+    empty = stillEmpty;
+    if (empty.length === 0 || Date.now() >= deadline) break;
+    await sleep(1000);
+  }
+  return [...failures, ...empty.map((q) => `no series from ${name(q)}`)];
+}
+
+/** Each dwk_ metric of a /metrics text, and whether it has a sample (promtool checks the labels only of those). */
+function dwkMetrics(text: string): Map<string, boolean> {
+  const samples = text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+  return new Map(
+    [...text.matchAll(/^# TYPE (dwk_\w+) (\w+)$/gm)].map(([, name = '', type]) => {
+      const names = type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
+      return [name, samples.some((l) => names.some((n) => l.startsWith(`${n}{`) || l.startsWith(`${n} `)))];
+    }),
+  );
+}
+const unsampled = (text: string) => [...dwkMetrics(text)].filter(([, sampled]) => !sampled).map(([n]) => n);
 
 /** promtool's findings, one per line. */
 function promtool(text: string): string[] {
@@ -63,6 +126,18 @@ const PROM_CLIENT_FINDINGS = [
   'nodejs_active_requests_total non-counter metrics should not have "_total" suffix',
   'nodejs_active_resources_total non-counter metrics should not have "_total" suffix',
 ];
+
+function assertLintClean(what: string, text: string): void {
+  assert.match(text, /^dwk_/m, `${what} serves no dwk_ metric`);
+  const findings = promtool(text);
+  assert.deepEqual(
+    findings.filter((f) => !PROM_CLIENT_FINDINGS.includes(f)),
+    [],
+    `promtool on ${what}`,
+  );
+  // Guard the filter itself: it must not hide a finding about a dwk_ metric.
+  assert.ok(findings.every((f) => !f.startsWith('dwk_')));
+}
 
 describe('monitoring against a real Prometheus', { timeout: 300_000 }, () => {
   const dir = tempDir('monitoring');
@@ -193,67 +268,142 @@ describe('monitoring against a real Prometheus', { timeout: 300_000 }, () => {
     assert.equal(values.streams, 'DWK_MON_DEMO');
     const queries = dashboardQueries(d).map((q) => ({ ...q, expr: substitute(q.expr, values) }));
     assert.ok(queries.length >= 30, `only ${queries.length} queries`);
-    // Rates need two scrapes after the work; give Prometheus time, then name every empty query.
-    let empty: string[] = [];
-    await waitFor(
-      'every dashboard query to return a series',
-      async () => {
-        empty = [];
-        for (const q of queries) {
-          if ((await promQuery(prom, q.expr)).length === 0) empty.push(`${q.panel} [${q.refId}]: ${q.expr}`);
-        }
-        return empty.length === 0 ? true : undefined;
-      },
-      60_000,
-    ).catch(() => undefined);
-    assert.deepEqual(empty, [], `queries without series:\n${empty.join('\n')}`);
-    // The figures behind them are the run's real ones, not just present.
-    const saved = await promQuery(
-      prom,
-      `max(nats_stream_total_messages{stream_name="KV_DWK_MON_DEMO_SAVED"})`,
+    const failures = await failingQueries(prom, queries, 60_000);
+    assert.deepEqual(
+      failures,
+      [],
+      `${failures.length} of ${queries.length} queries fail:\n${failures.join('\n')}`,
     );
-    assert.equal((saved[0] as unknown as { value: [number, string] }).value[1], String(OBJECTS / 100));
-    const dead = await promQuery(prom, `sum(dwk_dead_letter_total{pipeline="${PIPELINE}"})`);
-    assert.equal((dead[0] as unknown as { value: [number, string] }).value[1], String(OBJECTS / BAD_EVERY));
+
+    const query = (panel: string, refId: string) => {
+      const q = queries.find((x) => x.panel.startsWith(panel) && x.refId === refId);
+      assert.ok(q, `no query ${panel} [${refId}]`);
+      return q.expr;
+    };
+    const only = async (expr: string) => {
+      const r = await promQuery(prom, expr);
+      assert.equal(r.length, 1, `${expr}: ${JSON.stringify(r)}`);
+      return r[0] as PromResult;
+    };
+    // The figures behind them are the run's real ones, not just present.
+    const saved = await only(`max(nats_stream_total_messages{stream_name="KV_DWK_MON_DEMO_SAVED"})`);
+    assert.equal(saved.value[1], String(OBJECTS / 100));
+    const dead = await only(`sum(dwk_dead_letter_total{pipeline="${PIPELINE}"})`);
+    assert.equal(dead.value[1], String(OBJECTS / BAD_EVERY));
     const replicas = await promQuery(
       prom,
       `count by (component) (dwk_pipeline_info{pipeline="${PIPELINE}"})`,
     );
-    assert.deepEqual(
-      Object.fromEntries(
-        replicas.map((r) => [r.metric.component, (r as unknown as { value: [number, string] }).value[1]]),
-      ),
-      { broadcaster: '1', fetcher: '1', mapper: '2', saver: '1' },
+    assert.deepEqual(Object.fromEntries(replicas.map((r) => [r.metric.component, r.value[1]])), {
+      broadcaster: '1',
+      fetcher: '1',
+      mapper: '2',
+      saver: '1',
+    });
+    // Progress is measured against the whole source once the fetcher knows its size (here: read
+    // to its end), and against what is published so far, labelled so, while it does not.
+    assert.equal((await only(query('Chunks saved / published', 'C'))).value[1], String(OBJECTS / 100));
+    const progress = await only(query('Progress', 'A'));
+    assert.deepEqual([progress.metric.basis, progress.value[1]], ['of the whole source', '1']);
+    const unknownTotal = query('Progress', 'A').replaceAll(
+      'dwk_source_chunks_expected',
+      'dwk_no_such_metric',
     );
+    assert.equal(
+      (await only(unknownTotal)).metric.basis,
+      'of the chunks published so far (size of the source not known yet)',
+    );
+    assert.equal((await only(query('ETA', 'A'))).metric.basis, 'for the whole source');
+    // The broadcaster's lag is its consumer on the shared todos stream.
+    const broadcasterLag = await only(query('Lag per stage', 'C'));
+    assert.deepEqual(broadcasterLag.metric, {
+      stream_name: TODOS.stream,
+      consumer_name: topology(PIPELINE).consumers.broadcaster,
+    });
   });
 
-  it('passes promtool check metrics for every workload and the controller (prom-client defaults aside)', async () => {
-    const texts: Array<[string, string]> = [];
+  it("keeps the broadcaster target's token and URL out of every /metrics and every label Prometheus stored", async () => {
+    const target = new URL(receiver.secret);
+    const secrets = [TOKEN, receiver.secret, `${target.host}${target.pathname}`];
+    assert.ok(receiver.secret.includes(TOKEN), 'the broadcaster was given the token');
     for (const [instance, port] of ports) {
-      texts.push([instance, await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()]);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(text, /^dwk_pipeline_info\{/m, `${instance} served its metrics`);
+      for (const secret of secrets)
+        assert.ok(!text.includes(secret), `${instance}'s /metrics holds ${secret}`);
     }
-    const controller = createControllerMetrics(
-      () => 3,
-      () => new Map([['get', 5]]),
-    );
-    controller.reconciles.inc({ result: 'success' });
-    texts.push(['controller', await controller.registry.metrics()]);
-    for (const [what, text] of texts) {
-      assert.match(text, /^dwk_/m, `${what} serves no dwk_ metric`);
-      const findings = promtool(text);
-      assert.deepEqual(
-        findings.filter((f) => !PROM_CLIENT_FINDINGS.includes(f)),
-        [],
-        `promtool on ${what}`,
+    const broadcaster = await (await fetch(`http://127.0.0.1:${ports.get('broadcaster-0')}/metrics`)).text();
+    assert.match(broadcaster, /^dwk_broadcast_delivered_total\{target="generic",.*\} [1-9]/m);
+    // Run alone, this test may come before Prometheus's first scrapes: wait until it has them all.
+    const names = await waitFor('Prometheus to have scraped every instance and a target label', async () => {
+      const stored = ((await (await fetch(`${prom.url}/api/v1/labels`)).json()) as { data: string[] }).data;
+      const instances = await labelValues(prom, 'instance', '');
+      return stored.includes('target') && [...ports.keys()].every((i) => instances.includes(i))
+        ? stored
+        : undefined;
+    });
+    let checked = 0;
+    for (const name of names) {
+      for (const value of await labelValues(prom, name, '')) {
+        checked++;
+        for (const secret of secrets)
+          assert.ok(!value.includes(secret), `label ${name}="${value}" holds ${secret}`);
+      }
+    }
+    assert.ok(checked > 100, `only ${checked} label values`);
+  });
+
+  it('passes promtool check metrics for every workload, and serves a sample of every dwk_ metric', async () => {
+    const scrapeAll = () =>
+      Promise.all(
+        [...ports].map(async ([instance, port]) => {
+          const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+          return [instance, text] as const;
+        }),
       );
-      // Guard the filter itself: it must not hide a finding about a dwk_ metric.
-      assert.ok(findings.every((f) => !f.startsWith('dwk_')));
+    // A labelled metric without a sample lints only its HELP and TYPE: across the run every dwk_
+    // metric must have one, so promtool sees each metric's labels. The broadcaster counts an
+    // outcome just after the answer the setup waited for: allow it a few scrapes.
+    const neverSampled = (texts: ReadonlyArray<readonly [string, string]>) => {
+      const all = texts.map(([, text]) => dwkMetrics(text));
+      const names = new Set(all.flatMap((m) => [...m.keys()]));
+      return [...names].filter((n) => !all.some((m) => m.get(n) === true));
+    };
+    let texts = await scrapeAll();
+    for (const deadline = Date.now() + 20_000; neverSampled(texts).length > 0 && Date.now() < deadline;) {
+      await sleep(500);
+      texts = await scrapeAll();
     }
+    assert.deepEqual(neverSampled(texts), []);
+    assert.ok(dwkMetrics(texts.map(([, t]) => t).join('\n')).size >= 20, 'too few dwk_ metrics found');
+    for (const [what, text] of texts) assertLintClean(what, text);
     // The exporter is upstream code: lint it too, and record what promtool says about it.
     const exporterFindings = promtool(await (await fetch(prom.exporterUrl)).text());
     console.log(
       `promtool on prometheus-nats-exporter: ${exporterFindings.length} findings`,
       exporterFindings,
     );
+  });
+});
+
+describe('the controller metrics', () => {
+  it('pass promtool check metrics with a sample of every metric, each label included', async () => {
+    const requests = new Map([
+      ['GET', 5],
+      ['WATCH', 2],
+    ]);
+    const controller = createControllerMetrics(
+      () => 3,
+      () => requests,
+    );
+    for (const result of ['success', 'requeue', 'conflict', 'error']) controller.reconciles.inc({ result });
+    controller.reconcileDuration.observe(0.02);
+    controller.applies.inc({ kind: 'Deployment' });
+    controller.statusWrites.inc();
+    controller.leader.set(1);
+    const text = await controller.registry.metrics();
+    assert.deepEqual(unsampled(text), [], 'a controller metric without a sample: give it one above');
+    assert.match(text, /^dwk_controller_kube_requests_total\{verb="GET",component="controller"\} 5$/m);
+    assertLintClean('controller', text);
   });
 });
