@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { resolveSpec } from '../api/v1alpha1/validate.ts';
 import { ConfigError } from '../lib/errors.ts';
@@ -88,5 +91,30 @@ describe('workload configuration', () => {
     assert.deepEqual(problems({ ...base, DWK_ROLE: 'saver', DWK_SINK_TYPE: 'csv' }), [
       'DWK_SINK_TYPE must be one of jsonl, log (got "csv")',
     ]);
+  });
+
+  it('takes NATS credentials from the environment, and the creds file only when it is there', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'dwk-config-creds-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const credsFile = join(dir, 'nats.creds');
+    writeFileSync(credsFile, 'a creds file');
+    const base = { DWK_ROLE: 'mapper', DWK_PIPELINE: 'p', DWK_NATS_URL: 'nats://n:4222' };
+    assert.deepEqual(
+      readConfig({
+        ...base,
+        DWK_NATS_USER: 'u',
+        DWK_NATS_PASSWORD: 'pw',
+        DWK_NATS_TOKEN: 'tok',
+        DWK_NATS_CREDS_FILE: credsFile,
+      }).natsAuth,
+      { user: 'u', password: 'pw', token: 'tok', credsFile },
+    );
+    // The Secret had no `creds` key: the optional volume item left no file, so no creds.
+    assert.deepEqual(readConfig({ ...base, DWK_NATS_CREDS_FILE: join(dir, 'absent.creds') }).natsAuth, {
+      user: undefined,
+      password: undefined,
+      token: undefined,
+      credsFile: undefined,
+    });
   });
 });

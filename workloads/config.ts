@@ -2,6 +2,7 @@
  * Reads a workload's configuration from its environment, once, and reports every bad variable
  * at the same time. The variables are the contract of env.ts. No other workload file reads env.
  */
+import { existsSync } from 'node:fs';
 import {
   COMPONENTS,
   SINK_TYPES,
@@ -130,6 +131,12 @@ class Reader {
   }
 }
 
+/**
+ * A Deployment names the creds file whenever its Pipeline has a credentials Secret, from a volume
+ * item that is optional: a Secret without a `creds` key leaves no file there, which means no creds.
+ */
+const presentFile = (path: string | undefined) => (path !== undefined && existsSync(path) ? path : undefined);
+
 export function readConfig(env: Env): WorkloadConfig {
   const r = new Reader(env);
   const role = r.oneOf(ENV.role, COMPONENTS);
@@ -154,7 +161,7 @@ export function readConfig(env: Env): WorkloadConfig {
       user: r.optional(ENV.natsUser),
       password: r.optional(ENV.natsPassword),
       token: r.optional(ENV.natsToken),
-      credsFile: r.optional(ENV.natsCredsFile),
+      credsFile: presentFile(r.optional(ENV.natsCredsFile)),
     },
   };
   const consumer = (): ConsumerTuning => ({

@@ -1,5 +1,11 @@
 /** The Deployment of one component, as the controller applies it. No I/O. */
-import type { V1Deployment, V1EnvVar, V1ResourceRequirements } from '@kubernetes/client-node';
+import type {
+  V1Deployment,
+  V1EnvVar,
+  V1ResourceRequirements,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
 import { desiredReplicas, type Component, type PipelineSpec } from '../../api/v1alpha1/pipeline.ts';
 import { ENV, workloadEnv } from '../../workloads/env.ts';
 import {
@@ -15,6 +21,11 @@ import {
 /** Where a jsonl sink writes inside the container (an emptyDir unless people mount more). */
 export const DATA_DIR = '/data';
 
+/** Where the `creds` key of the NATS credentials Secret appears in the container, when it has one. */
+export const NATS_CREDS_DIR = '/var/run/secrets/dwk.dev/nats';
+export const NATS_CREDS_FILE = `${NATS_CREDS_DIR}/nats.creds`;
+const NATS_CREDS_VOLUME = 'nats-credentials';
+
 function credentialEnv(spec: PipelineSpec): V1EnvVar[] {
   const ref = spec.nats.credentials?.secretRef;
   if (!ref) return [];
@@ -23,7 +34,37 @@ function credentialEnv(spec: PipelineSpec): V1EnvVar[] {
     name,
     valueFrom: { secretKeyRef: { name: ref.name, key, optional: true } },
   });
-  return [key(ENV.natsUser, 'user'), key(ENV.natsPassword, 'password'), key(ENV.natsToken, 'token')];
+  return [
+    key(ENV.natsUser, 'user'),
+    key(ENV.natsPassword, 'password'),
+    key(ENV.natsToken, 'token'),
+    // A creds file is read from disk by the NATS client: a path, the file being absent without the key.
+    { name: ENV.natsCredsFile, value: NATS_CREDS_FILE },
+  ];
+}
+
+/**
+ * The Secret's `creds` key as a read-only file. Optional: without the key (or the Secret) the
+ * file is absent and the workloads connect without creds. Only the reference is in the Deployment.
+ */
+function credentialVolume(spec: PipelineSpec): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+  const ref = spec.nats.credentials?.secretRef;
+  if (!ref) return { volumes: [], mounts: [] };
+  return {
+    volumes: [
+      {
+        name: NATS_CREDS_VOLUME,
+        secret: {
+          secretName: ref.name,
+          optional: true,
+          items: [{ key: 'creds', path: 'nats.creds' }],
+          // Readable by the Pod's fsGroup (the workload's group), by nobody else.
+          defaultMode: 0o440,
+        },
+      },
+    ],
+    mounts: [{ name: NATS_CREDS_VOLUME, mountPath: NATS_CREDS_DIR, readOnly: true }],
+  };
 }
 
 function env(p: PipelineRef, spec: PipelineSpec, component: Component): V1EnvVar[] {
@@ -62,6 +103,7 @@ function resourcesOf(spec: PipelineSpec, component: Component): V1ResourceRequir
 
 export function deploymentFor(p: PipelineRef, spec: PipelineSpec, component: Component): V1Deployment {
   const labels = componentLabels(p.name, component);
+  const credentials = credentialVolume(spec);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -117,13 +159,11 @@ export function deploymentFor(p: PipelineRef, spec: PipelineSpec, component: Com
               volumeMounts: [
                 { name: 'data', mountPath: DATA_DIR },
                 { name: 'tmp', mountPath: '/tmp' },
+                ...credentials.mounts,
               ],
             },
           ],
-          volumes: [
-            { name: 'data', emptyDir: {} },
-            { name: 'tmp', emptyDir: {} },
-          ],
+          volumes: [{ name: 'data', emptyDir: {} }, { name: 'tmp', emptyDir: {} }, ...credentials.volumes],
         },
       },
     },

@@ -16,7 +16,6 @@ const noMonitoring: ObservedMonitoring = {
   podMonitorCrdInstalled: false,
   prometheuses: [],
   namespaceLabels: {},
-  existing: { serviceMonitor: false, podMonitor: false },
 };
 
 /** A builder for plan inputs: defaults everywhere, override what a test is about. */
@@ -35,7 +34,6 @@ function input(
     ...over,
     observed: {
       deployments: {},
-      services: {},
       monitoring: noMonitoring,
       progress: undefined,
       problems: [],
@@ -125,6 +123,58 @@ describe('plan', () => {
     assert.equal(mapperEnv.find((e) => e.name === 'DWK_MAPPER_CONCURRENCY')?.value, '4');
   });
 
+  it('hands workloads every kind of NATS credentials of the Secret: user/password and token as optional env references, creds as an optional read-only file', () => {
+    const p = plan(input({ specIn: { nats: { credentials: { secretRef: { name: 'nats-auth' } } } } }));
+    for (const d of deployments(p)) {
+      const pod = d.spec?.template.spec;
+      const container = pod?.containers[0];
+      const env = container?.env ?? [];
+      for (const [name, key] of [
+        ['DWK_NATS_USER', 'user'],
+        ['DWK_NATS_PASSWORD', 'password'],
+        ['DWK_NATS_TOKEN', 'token'],
+      ]) {
+        assert.deepEqual(env.find((e) => e.name === name)?.valueFrom?.secretKeyRef, {
+          name: 'nats-auth',
+          key,
+          optional: true,
+        });
+      }
+      const credsFile = env.find((e) => e.name === 'DWK_NATS_CREDS_FILE')?.value;
+      assert.equal(credsFile, '/var/run/secrets/dwk.dev/nats/nats.creds');
+      const volume = pod?.volumes?.find((v) => v.secret);
+      assert.deepEqual(volume, {
+        name: 'nats-credentials',
+        secret: {
+          secretName: 'nats-auth',
+          optional: true,
+          items: [{ key: 'creds', path: 'nats.creds' }],
+          defaultMode: 0o440,
+        },
+      });
+      const mount = container?.volumeMounts?.find((m) => m.name === volume?.name);
+      assert.deepEqual(mount, {
+        name: 'nats-credentials',
+        mountPath: '/var/run/secrets/dwk.dev/nats',
+        readOnly: true,
+      });
+      assert.equal(`${mount?.mountPath}/${volume?.secret?.items?.[0]?.path}`, credsFile);
+      // Still restricted: the root filesystem stays read-only, the Secret arrives as a volume.
+      assert.equal(container?.securityContext?.readOnlyRootFilesystem, true);
+    }
+  });
+
+  it('mounts no Secret and names no creds file without NATS credentials', () => {
+    for (const d of deployments(plan(input()))) {
+      const pod = d.spec?.template.spec;
+      assert.deepEqual(
+        pod?.volumes?.map((v) => v.name),
+        ['data', 'tmp'],
+      );
+      assert.ok(!(pod?.containers[0]?.env ?? []).some((e) => e.name.startsWith('DWK_NATS_CREDS')));
+    }
+  });
+
   it('makes Pods that satisfy the restricted Pod Security Standard', () => {
     for (const d of deployments(plan(input()))) {
       const pod = d.spec?.template.spec;
@@ -141,20 +191,11 @@ describe('plan', () => {
   });
 
   it('removes the broadcaster once it leaves the spec', () => {
-    const p = plan(
-      input({ observed: { deployments: { broadcaster: observed(1) }, services: { broadcaster: {} } } }),
-    );
+    const p = plan(input({ observed: { deployments: { broadcaster: observed(1) } } }));
     assert.deepEqual(
       p.remove.map((r) => `${r.kind}/${r.name}`),
       ['Deployment/demo-broadcaster', 'Service/demo-broadcaster'],
     );
-    // A Service left behind without its Deployment goes too; nothing that is not there is named.
-    const serviceOnly = plan(input({ observed: { services: { broadcaster: {} } } }));
-    assert.deepEqual(
-      serviceOnly.remove.map((r) => `${r.kind}/${r.name}`),
-      ['Service/demo-broadcaster'],
-    );
-    assert.deepEqual(plan(input()).remove, []);
   });
 });
 
@@ -219,7 +260,6 @@ describe('ServiceMonitor labels', () => {
     podMonitorCrdInstalled: true,
     prometheuses,
     namespaceLabels: {},
-    existing: { serviceMonitor: false, podMonitor: false },
   });
   const withProm = (prometheuses: ObservedMonitoring['prometheuses']) =>
     input({ observed: { monitoring: monitoring(prometheuses) } });
@@ -323,69 +363,6 @@ describe('ServiceMonitor labels', () => {
     assert.deepEqual(
       [...monitors(p), ...podMonitors(p)].map((m) => m.metadata.name),
       ['demo-workloads'],
-    );
-  });
-  const inCluster = { nats: { url: 'nats://nats.messaging.svc:4222' } };
-  const bothExist = { serviceMonitor: true, podMonitor: true };
-  const removed = (p: ReturnType<typeof plan>) => p.remove.map((r) => `${r.apiVersion} ${r.kind}/${r.name}`);
-
-  it('deletes the monitors once monitoring is disabled, and says Disabled', () => {
-    const p = plan(
-      input({
-        specIn: { ...inCluster, monitoring: { serviceMonitor: { enabled: false } } },
-        observed: { monitoring: { ...monitoring([prom({ release: 'kps' })]), existing: bothExist } },
-      }),
-    );
-    assert.deepEqual([...monitors(p), ...podMonitors(p)], []);
-    assert.deepEqual(removed(p), [
-      'monitoring.coreos.com/v1 ServiceMonitor/demo-workloads',
-      'monitoring.coreos.com/v1 PodMonitor/demo-nats',
-    ]);
-    const c = p.status.conditions?.find((x) => x.type === 'MonitoringReady');
-    assert.deepEqual([c?.status, c?.reason], ['False', 'Disabled']);
-  });
-
-  it('deletes the NATS PodMonitor once NATS moves out of the cluster, and keeps the ServiceMonitor', () => {
-    const observedBoth = { ...monitoring([prom({ release: 'kps' })]), existing: bothExist };
-    const stays = plan(input({ specIn: inCluster, observed: { monitoring: observedBoth } }));
-    assert.deepEqual(removed(stays), []);
-    const moved = plan(
-      input({
-        specIn: { nats: { url: 'nats://connect.ngs.global' } },
-        observed: { monitoring: observedBoth },
-      }),
-    );
-    assert.deepEqual(
-      monitors(moved).map((m) => m.metadata.name),
-      ['demo-workloads'],
-    );
-    assert.deepEqual(removed(moved), ['monitoring.coreos.com/v1 PodMonitor/demo-nats']);
-  });
-
-  it('plans the workloads and leaves the monitors as they are when the monitoring state cannot be read', () => {
-    const p = plan(
-      input({
-        specIn: inCluster,
-        observed: {
-          monitoring: {
-            ...monitoring([]),
-            existing: bothExist,
-            unobservable: 'cannot list Prometheus resources: prometheuses is forbidden',
-          },
-        },
-      }),
-    );
-    assert.deepEqual(
-      deployments(p).map((d) => d.metadata?.name),
-      ['demo-fetcher', 'demo-mapper', 'demo-saver'],
-    );
-    assert.deepEqual([...monitors(p), ...podMonitors(p)], []);
-    assert.deepEqual(p.remove, []);
-    const c = p.status.conditions?.find((x) => x.type === 'MonitoringReady');
-    assert.deepEqual([c?.status, c?.reason], ['False', 'ObservationFailed']);
-    assert.match(
-      c?.message ?? '',
-      /cannot list Prometheus resources: prometheuses is forbidden; .* left as they are/,
     );
   });
 });
