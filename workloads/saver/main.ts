@@ -19,6 +19,7 @@ export async function runSaver(config: SaverConfig, ctx: RoleContext): Promise<v
     config.sink.type === 'jsonl'
       ? await openJsonlSink(config.sink.path)
       : logSink((line) => process.stdout.write(`{"level":"info","msg":"Record","record":${line}}\n`));
+  const skipChunksMarkedSaved = config.sink.type === 'log';
   ctx.onStop(() => sink.close());
   const consumer = await js.consumers.get(t.streams.results, t.consumers.saver);
   ctx.setReady(true);
@@ -40,17 +41,30 @@ export async function runSaver(config: SaverConfig, ctx: RoleContext): Promise<v
         m.term('dead-lettered');
       } else live.push(m);
     }
-    const records: SinkRecord[] = [];
-    for (const m of live) {
-      for (const line of m.string().split('\n')) {
-        if (line === '') continue;
-        records.push({ id: idOfLine(line) ?? line, line });
-      }
-    }
     try {
+      // The log sink cannot read back what it printed: a chunk already marked saved was printed by
+      // a saver that died (or lost NATS) before its ack, so it is not printed again. A saver that
+      // dies between printing and marking still prints that chunk twice (docs/adr/0010).
+      const marked = await Promise.all(
+        live.map(async (m) => {
+          if (!skipChunksMarkedSaved) return false;
+          const entry = await saved.get(t.keys.saved(Number(m.headers?.get(HEADERS.chunk) ?? -1)));
+          return entry?.operation === 'PUT';
+        }),
+      );
+      const records: SinkRecord[] = [];
+      let alreadySaved = 0;
+      for (const [i, m] of live.entries()) {
+        const lines = m
+          .string()
+          .split('\n')
+          .filter((line) => line !== '');
+        if (marked[i]) alreadySaved += lines.length;
+        else for (const line of lines) records.push({ id: idOfLine(line) ?? line, line });
+      }
       const result = await sink.write(records);
       metrics.objectsSaved.inc(result.written);
-      metrics.objectsSkipped.inc(result.skipped);
+      metrics.objectsSkipped.inc(result.skipped + alreadySaved);
       await Promise.all(
         live.map(async (m) => {
           const chunk = Number(m.headers?.get(HEADERS.chunk) ?? -1);
