@@ -8,9 +8,10 @@ export interface Plan {
   zeroWork: { objects: number; repeat: number; rows: Array<{ mappers: number; concurrency: number }> };
   /**
    * Each mapper slot gets `waves` chunks, so the ideal run takes waves × waitMs and no slot sits
-   * out the last wave: objects = mappers × concurrency × waves × chunkSize.
+   * out the last wave: objects = mappers × concurrency × waves × chunkSize. Rows vary the mappers
+   * at one concurrency, then the concurrency at fixed mappers: throughput should follow the slots.
    */
-  withWait: { waitMs: number; concurrency: number; waves: number; mappers: number[] };
+  withWait: { waitMs: number; waves: number; rows: Array<{ mappers: number; concurrency: number }> };
 }
 
 export function benchPlan(quick: boolean): Plan {
@@ -26,7 +27,15 @@ export function benchPlan(quick: boolean): Plan {
           { mappers: 2, concurrency: 4 },
         ],
       },
-      withWait: { waitMs: 50, concurrency: 2, waves: 3, mappers: [1, 2] },
+      withWait: {
+        waitMs: 50,
+        waves: 3,
+        rows: [
+          { mappers: 1, concurrency: 2 },
+          { mappers: 2, concurrency: 2 },
+          { mappers: 1, concurrency: 4 },
+        ],
+      },
     };
   }
   return {
@@ -49,13 +58,23 @@ export function benchPlan(quick: boolean): Plan {
         { mappers: 1, concurrency: 16 },
       ],
     },
-    withWait: { waitMs: 1000, concurrency: 4, waves: 10, mappers: [1, 4, 16] },
+    withWait: {
+      waitMs: 1000,
+      waves: 10,
+      rows: [
+        { mappers: 1, concurrency: 4 },
+        { mappers: 4, concurrency: 4 },
+        { mappers: 16, concurrency: 4 },
+        { mappers: 1, concurrency: 16 },
+        { mappers: 4, concurrency: 16 },
+      ],
+    },
   };
 }
 
-export const waitObjects = (p: Plan, mappers: number) =>
-  mappers * p.withWait.concurrency * p.withWait.waves * p.chunkSize;
+export const waitObjects = (p: Plan, mappers: number, concurrency: number) =>
+  mappers * concurrency * p.withWait.waves * p.chunkSize;
 
 /** Objects per second if every slot were busy waiting all the time and nothing else took time. */
-export const idealWithWait = (p: Plan, mappers: number) =>
-  ((mappers * p.withWait.concurrency) / (p.withWait.waitMs / 1000)) * p.chunkSize;
+export const idealWithWait = (p: Plan, mappers: number, concurrency: number) =>
+  ((mappers * concurrency) / (p.withWait.waitMs / 1000)) * p.chunkSize;

@@ -127,7 +127,7 @@ const pipelineHead = (extra: string[]) => [
 function pipelineTable(
   r: BenchResults,
   rows: Array<Row & { mappers: number; concurrency: number }>,
-  extra: (mappers: number, f: RunFigures) => string[],
+  extra: (mappers: number, concurrency: number, f: RunFigures) => string[],
   extraHead: string[],
 ): string[] {
   const ceiling = r.ceiling[0]?.figures.objectsPerSecond ?? NaN;
@@ -142,7 +142,7 @@ function pipelineTable(
         `${mappers} × ${concurrency}`,
         int(f.objects),
         rate(r),
-        ...extra(mappers, f),
+        ...extra(mappers, concurrency, f),
         pct(f.objectsPerSecond / ceiling),
         sec(f.elapsedSeconds),
         ...s.cpu,
@@ -179,13 +179,13 @@ export function renderResults(r: BenchResults): string {
     '',
     `### Per-chunk wait of ${int(p.withWait.waitMs)} ms`,
     '',
-    `\`work.waitMs\` min = max = ${int(p.withWait.waitMs)} ms. Each mapper slot gets ${p.withWait.waves} chunks, so the objects per row grow with the mappers (fewer than 100,000 where that is enough). Ideal = mappers × concurrency / wait × ${p.chunkSize} objects; scaling efficiency = measured / ideal.`,
+    `\`work.waitMs\` min = max = ${int(p.withWait.waitMs)} ms. Each mapper slot gets ${p.withWait.waves} chunks, so the objects per row grow with the slots (mappers × concurrency; fewer than 100,000 where that is enough). The rows add mappers at one concurrency, then raise the concurrency at fixed mappers instead. Ideal = mappers × concurrency / wait × ${p.chunkSize} objects; scaling efficiency = measured / ideal.`,
     '',
     ...pipelineTable(
       r,
       r.withWait,
-      (mappers, f) => {
-        const ideal = idealWithWait(p, mappers);
+      (mappers, concurrency, f) => {
+        const ideal = idealWithWait(p, mappers, concurrency);
         return [int(ideal), pct(f.objectsPerSecond / ideal)];
       },
       ['Ideal objects/s', 'Scaling efficiency'],

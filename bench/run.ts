@@ -109,18 +109,17 @@ async function main(): Promise<void> {
       const row = zero[i];
       if (row) results.zeroWork.push({ mappers, concurrency, ...row });
     });
-    for (const mappers of plan.withWait.mappers) {
-      const name = `wait-${mappers}`;
+    for (const { mappers, concurrency } of plan.withWait.rows) {
+      const name = `wait-${mappers}x${concurrency}`;
       const figures = await runPipeline(dir, {
         name,
-        objects: waitObjects(plan, mappers),
+        objects: waitObjects(plan, mappers, concurrency),
         chunkSize: plan.chunkSize,
         mappers,
-        concurrency: plan.withWait.concurrency,
+        concurrency,
         waitMs: plan.withWait.waitMs,
       });
       say(`${name}: ${brief(figures)}`);
-      const { concurrency } = plan.withWait;
       results.withWait.push({ mappers, concurrency, figures, runs: [figures.objectsPerSecond] });
     }
   } finally {
