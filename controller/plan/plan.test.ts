@@ -16,6 +16,7 @@ const noMonitoring: ObservedMonitoring = {
   podMonitorCrdInstalled: false,
   prometheuses: [],
   namespaceLabels: {},
+  existing: { serviceMonitor: false, podMonitor: false },
 };
 
 /** A builder for plan inputs: defaults everywhere, override what a test is about. */
@@ -34,6 +35,7 @@ function input(
     ...over,
     observed: {
       deployments: {},
+      services: {},
       monitoring: noMonitoring,
       progress: undefined,
       problems: [],
@@ -191,11 +193,20 @@ describe('plan', () => {
   });
 
   it('removes the broadcaster once it leaves the spec', () => {
-    const p = plan(input({ observed: { deployments: { broadcaster: observed(1) } } }));
+    const p = plan(
+      input({ observed: { deployments: { broadcaster: observed(1) }, services: { broadcaster: {} } } }),
+    );
     assert.deepEqual(
       p.remove.map((r) => `${r.kind}/${r.name}`),
       ['Deployment/demo-broadcaster', 'Service/demo-broadcaster'],
     );
+    // A Service left behind without its Deployment goes too; nothing that is not there is named.
+    const serviceOnly = plan(input({ observed: { services: { broadcaster: {} } } }));
+    assert.deepEqual(
+      serviceOnly.remove.map((r) => `${r.kind}/${r.name}`),
+      ['Service/demo-broadcaster'],
+    );
+    assert.deepEqual(plan(input()).remove, []);
   });
 });
 
@@ -260,6 +271,7 @@ describe('ServiceMonitor labels', () => {
     podMonitorCrdInstalled: true,
     prometheuses,
     namespaceLabels: {},
+    existing: { serviceMonitor: false, podMonitor: false },
   });
   const withProm = (prometheuses: ObservedMonitoring['prometheuses']) =>
     input({ observed: { monitoring: monitoring(prometheuses) } });
@@ -363,6 +375,69 @@ describe('ServiceMonitor labels', () => {
     assert.deepEqual(
       [...monitors(p), ...podMonitors(p)].map((m) => m.metadata.name),
       ['demo-workloads'],
+    );
+  });
+  const inCluster = { nats: { url: 'nats://nats.messaging.svc:4222' } };
+  const bothExist = { serviceMonitor: true, podMonitor: true };
+  const removed = (p: ReturnType<typeof plan>) => p.remove.map((r) => `${r.apiVersion} ${r.kind}/${r.name}`);
+
+  it('deletes the monitors once monitoring is disabled, and says Disabled', () => {
+    const p = plan(
+      input({
+        specIn: { ...inCluster, monitoring: { serviceMonitor: { enabled: false } } },
+        observed: { monitoring: { ...monitoring([prom({ release: 'kps' })]), existing: bothExist } },
+      }),
+    );
+    assert.deepEqual([...monitors(p), ...podMonitors(p)], []);
+    assert.deepEqual(removed(p), [
+      'monitoring.coreos.com/v1 ServiceMonitor/demo-workloads',
+      'monitoring.coreos.com/v1 PodMonitor/demo-nats',
+    ]);
+    const c = p.status.conditions?.find((x) => x.type === 'MonitoringReady');
+    assert.deepEqual([c?.status, c?.reason], ['False', 'Disabled']);
+  });
+
+  it('deletes the NATS PodMonitor once NATS moves out of the cluster, and keeps the ServiceMonitor', () => {
+    const observedBoth = { ...monitoring([prom({ release: 'kps' })]), existing: bothExist };
+    const stays = plan(input({ specIn: inCluster, observed: { monitoring: observedBoth } }));
+    assert.deepEqual(removed(stays), []);
+    const moved = plan(
+      input({
+        specIn: { nats: { url: 'nats://connect.ngs.global' } },
+        observed: { monitoring: observedBoth },
+      }),
+    );
+    assert.deepEqual(
+      monitors(moved).map((m) => m.metadata.name),
+      ['demo-workloads'],
+    );
+    assert.deepEqual(removed(moved), ['monitoring.coreos.com/v1 PodMonitor/demo-nats']);
+  });
+
+  it('plans the workloads and leaves the monitors as they are when the monitoring state cannot be read', () => {
+    const p = plan(
+      input({
+        specIn: inCluster,
+        observed: {
+          monitoring: {
+            ...monitoring([]),
+            existing: bothExist,
+            unobservable: 'cannot list Prometheus resources: prometheuses is forbidden',
+          },
+        },
+      }),
+    );
+    assert.deepEqual(
+      deployments(p).map((d) => d.metadata?.name),
+      ['demo-fetcher', 'demo-mapper', 'demo-saver'],
+    );
+    assert.deepEqual([...monitors(p), ...podMonitors(p)], []);
+    assert.deepEqual(p.remove, []);
+    const c = p.status.conditions?.find((x) => x.type === 'MonitoringReady');
+    assert.deepEqual([c?.status, c?.reason], ['False', 'ObservationFailed']);
+    assert.match(
+      c?.message ?? '',
+      /cannot list Prometheus resources: prometheuses is forbidden; .* left as they are/,
     );
   });
 });
