@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { renderCrdYaml } from './crd-yaml.ts';
-import { DEFAULT_TRANSFORM, knownTotalChunks } from './pipeline.ts';
+import { DEFAULT_IMAGE, DEFAULT_TRANSFORM, knownTotalChunks } from './pipeline.ts';
 import { InvalidPipelineError, parsePipeline, resolveSpec } from './validate.ts';
 
 const manifest = (spec: unknown) => ({
@@ -103,6 +103,15 @@ describe('Pipeline validation', () => {
     const p = parsePipeline(doc);
     assert.equal(p.spec.mapper.replicas, 4);
     assert.equal(p.metadata.name, 'example');
+  });
+});
+
+describe('the default image', () => {
+  it('is the image of this dwk version: its tag is package.json’s version', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    assert.equal(DEFAULT_IMAGE, `ghcr.io/dwk-dev/dwk:${pkg.version}`);
   });
 });
 
