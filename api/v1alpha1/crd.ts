@@ -32,6 +32,8 @@ const KEEP = new Set([
   'format',
   'enum',
   'x-kubernetes-int-or-string',
+  'x-kubernetes-list-type',
+  'x-kubernetes-list-map-keys',
 ]);
 
 /** TypeBox's JSON Schema → a Kubernetes structural OpenAPI v3 schema. */

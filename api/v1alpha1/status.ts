@@ -30,7 +30,13 @@ export const ProgressSchema = Type.Object({
 
 export const PipelineStatusSchema = Type.Object({
   observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
-  conditions: Type.Optional(Type.Array(ConditionSchema)),
+  // One condition per type, as the Kubernetes API conventions have it: a map keyed by type.
+  conditions: Type.Optional(
+    Type.Array(ConditionSchema, {
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+    }),
+  ),
   components: Type.Optional(Type.Record(Type.String(), ComponentStatusSchema)),
   progress: Type.Optional(ProgressSchema),
   /** Mapper replicas and selector, for the scale subresource. */
