@@ -12,28 +12,46 @@ const labels = {
   'app.kubernetes.io/managed-by': 'dwk',
 };
 
-/** Cluster-wide: only what reconciling Pipelines in any namespace needs. No Secrets, no pods/exec. */
+/**
+ * Cluster-wide: exactly the verbs the controller's calls need, no more. No Secrets, no pods/exec.
+ * Its writes are server-side apply (PATCH: verb patch, plus create when the object is new), merge
+ * patches (patch) and deletes; it reads through list+watch informers, never get, except below.
+ */
 export const CLUSTER_RULES = [
-  { apiGroups: ['dwk.dev'], resources: ['pipelines'], verbs: ['get', 'list', 'watch', 'patch', 'update'] },
-  { apiGroups: ['dwk.dev'], resources: ['pipelines/status'], verbs: ['get', 'patch', 'update'] },
+  // Informer; the finalizer is added and removed with a merge patch.
+  { apiGroups: ['dwk.dev'], resources: ['pipelines'], verbs: ['list', 'watch', 'patch'] },
+  // Status is written by server-side apply on the subresource.
+  { apiGroups: ['dwk.dev'], resources: ['pipelines/status'], verbs: ['patch'] },
+  // Owned objects carry blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement
+  // admission plugin (on in some clusters) allows only to who may update the owner's finalizers.
   { apiGroups: ['dwk.dev'], resources: ['pipelines/finalizers'], verbs: ['update'] },
+  // Informer, apply, and delete when a component leaves the spec.
   {
     apiGroups: ['apps'],
     resources: ['deployments'],
-    verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'],
+    verbs: ['list', 'watch', 'create', 'patch', 'delete'],
   },
-  { apiGroups: [''], resources: ['services'], verbs: ['get', 'create', 'patch', 'update', 'delete'] },
+  // Informer (a deleted or edited Service is put back), apply, delete.
+  {
+    apiGroups: [''],
+    resources: ['services'],
+    verbs: ['list', 'watch', 'create', 'patch', 'delete'],
+  },
+  // Recorded with POST, counted up with a merge patch.
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  // Its labels, for the Prometheus namespace selectors.
   { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
+  // Informers, apply, and delete once stale (monitoring disabled, NATS outside the cluster).
   {
     apiGroups: ['monitoring.coreos.com'],
     resources: ['servicemonitors', 'podmonitors'],
-    verbs: ['get', 'create', 'patch', 'update', 'delete'],
+    verbs: ['list', 'watch', 'create', 'patch', 'delete'],
   },
-  { apiGroups: ['monitoring.coreos.com'], resources: ['prometheuses'], verbs: ['get', 'list'] },
+  // Informer: which Prometheus selects the monitors.
+  { apiGroups: ['monitoring.coreos.com'], resources: ['prometheuses'], verbs: ['list', 'watch'] },
 ];
 
-/** In its own namespace only: the leader-election Lease. */
+/** In its own namespace only: the leader-election Lease, renewed with a PUT (optimistic concurrency). */
 export const LEASE_RULES = [
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ];
