@@ -5,7 +5,13 @@ import { KubeApiError, type KubeClient, type KubeObject } from '../lib/kube/clie
 import { createLogger } from '../lib/log.ts';
 import type { Informer, MonitoringState } from './informer.ts';
 import { createControllerMetrics } from './metrics.ts';
-import { Reconciler, stillApplied, type PipelineObject, type ReconcilerDeps } from './reconcile.ts';
+import {
+  describeChange,
+  Reconciler,
+  stillApplied,
+  type PipelineObject,
+  type ReconcilerDeps,
+} from './reconcile.ts';
 
 const pipeline: PipelineObject = {
   apiVersion: 'dwk.dev/v1alpha1',
@@ -114,5 +120,44 @@ describe('the apply cache', () => {
 
   it("ignores a Deployment's status updates (resourceVersion moves, generation stays)", () => {
     assert.equal(stillApplied('Deployment', 'h1', last, live(2, '99')), true);
+  });
+});
+
+describe('the Event for an apply', () => {
+  const deployment = (replicas: number, generation: number, image = 'a') =>
+    ({
+      kind: 'Deployment',
+      metadata: { name: 'p-mapper', generation, resourceVersion: String(100 + generation) },
+      spec: { replicas, template: { spec: { containers: [{ image }] } } },
+    }) as KubeObject;
+  const service = (resourceVersion: string) =>
+    ({ kind: 'Service', metadata: { name: 'p-mapper', resourceVersion } }) as KubeObject;
+
+  it('Created for a new object, with the replicas of a Deployment', () => {
+    assert.deepEqual(describeChange(deployment(3, 1), undefined, deployment(3, 1)), {
+      reason: 'Created',
+      message: 'Created Deployment p-mapper with 3 replicas',
+    });
+    assert.equal(describeChange(service('1'), undefined, service('1'))?.message, 'Created Service p-mapper');
+  });
+
+  it('Scaled when the replicas moved, Updated for any other change', () => {
+    assert.equal(describeChange(deployment(5, 1), deployment(3, 1), deployment(5, 2))?.reason, 'Scaled');
+    assert.equal(
+      describeChange(deployment(3, 1, 'b'), deployment(3, 1), deployment(3, 2, 'b'))?.reason,
+      'Updated',
+    );
+    assert.equal(describeChange(service('1'), service('7'), service('8'))?.reason, 'Updated');
+  });
+
+  it('nothing when the server changed nothing (a restarted controller re-applying)', () => {
+    // A Deployment's resourceVersion moves with its status: only its generation counts.
+    const live = deployment(3, 4);
+    const result = {
+      ...deployment(3, 4),
+      metadata: { name: 'p-mapper', generation: 4, resourceVersion: '999' },
+    };
+    assert.equal(describeChange(deployment(3, 4), live, result), undefined);
+    assert.equal(describeChange(service('7'), service('7'), service('7')), undefined);
   });
 });

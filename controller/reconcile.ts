@@ -89,6 +89,37 @@ export function stillApplied(
     : live.metadata?.resourceVersion === last.resourceVersion;
 }
 
+/**
+ * What an apply did, for an Event: created the object, scaled a Deployment, or changed it (a
+ * change of the spec, or someone's edit put back). Nothing when the server changed nothing, as
+ * when a restarted controller applies what is already there: no Event then.
+ */
+export function describeChange(
+  desired: KubeObject,
+  live: KubeObject | undefined,
+  result: KubeObject,
+): { reason: 'Created' | 'Scaled' | 'Updated'; message: string } | undefined {
+  const what = `${desired.kind ?? ''} ${desired.metadata?.name ?? ''}`;
+  const replicas = (o: KubeObject | undefined) => (o as V1Deployment | undefined)?.spec?.replicas;
+  if (!live) {
+    const size = desired.kind === 'Deployment' ? ` with ${replicas(desired)} replicas` : '';
+    return { reason: 'Created', message: `Created ${what}${size}` };
+  }
+  // A Deployment's resourceVersion moves with its status; its generation only with its spec.
+  const changed =
+    desired.kind === 'Deployment'
+      ? result.metadata?.generation !== live.metadata?.generation
+      : result.metadata?.resourceVersion !== live.metadata?.resourceVersion;
+  if (!changed) return undefined;
+  if (desired.kind === 'Deployment' && replicas(live) !== replicas(desired)) {
+    return {
+      reason: 'Scaled',
+      message: `Scaled Deployment ${desired.metadata?.name} to ${replicas(desired)} replicas`,
+    };
+  }
+  return { reason: 'Updated', message: `Updated ${what} (a spec change, or an edit of it put back)` };
+}
+
 const prometheusOf = (x: KubeObject & { spec?: Record<string, unknown> }): ObservedPrometheus => ({
   name: x.metadata?.name ?? '',
   namespace: x.metadata?.namespace ?? '',
@@ -317,19 +348,19 @@ export class Reconciler {
           generation: result.metadata?.generation,
           resourceVersion: result.metadata?.resourceVersion,
         });
-        const verb = !last && !live && obj.kind === 'Deployment' ? 'Created' : 'Applied';
-        if (
-          obj.kind === 'Deployment' &&
-          (!live || (live as V1Deployment).spec?.replicas !== (obj as V1Deployment).spec?.replicas)
-        ) {
-          const message = `${verb} Deployment ${obj.metadata?.name} with ${(obj as V1Deployment).spec?.replicas} replicas`;
-          log.info({ object: objKey }, message);
-          await this.event(p, 'Normal', live ? 'Scaled' : 'Created', message);
-        } else if (last) {
-          log.info(
-            { object: objKey },
-            live ? 'Corrected drift or applied a change' : 'Recreated a deleted object',
-          );
+        // The informer may not have seen our own last write yet: then that write is the live state.
+        const seen =
+          live ??
+          (last
+            ? {
+                kind: obj.kind,
+                metadata: { generation: last.generation, resourceVersion: last.resourceVersion },
+              }
+            : undefined);
+        const change = describeChange(obj as KubeObject, seen, result);
+        if (change) {
+          log.info({ object: objKey }, change.message);
+          await this.event(p, 'Normal', change.reason, change.message);
         }
       } catch (err) {
         const message = `could not apply ${obj.kind} ${obj.metadata?.name}: ${(err as Error).message}`;

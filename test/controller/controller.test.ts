@@ -138,6 +138,20 @@ describe('the controller', { timeout: 120_000 }, () => {
     await eventually('the mapper Deployment', async () => (await replicasOf(ns, 'd-mapper')) === 4);
     await cluster.kubectl(['scale', '-n', ns, 'deployment/d-mapper', '--replicas=1']);
     await eventually('drift corrected back to 4', async () => (await replicasOf(ns, 'd-mapper')) === 4);
+    await cluster.kubectl(['set', 'image', '-n', ns, 'deployment/d-saver', 'saver=registry.invalid/x:1']);
+    const imageOf = async () =>
+      (await cluster.apps.readNamespacedDeployment({ namespace: ns, name: 'd-saver' })).spec?.template.spec
+        ?.containers[0]?.image;
+    await eventually('the image put back', async () => (await imageOf()) !== 'registry.invalid/x:1');
+    const reasons = await eventually('Scaled and Updated Events', async () => {
+      const events = await cluster.core.listNamespacedEvent({
+        namespace: ns,
+        fieldSelector: 'involvedObject.name=d',
+      });
+      const messages = events.items.map((e) => `${e.reason}: ${e.message}`);
+      return messages.some((m) => m.startsWith('Updated: Updated Deployment d-saver')) ? messages : undefined;
+    });
+    assert.ok(reasons.includes('Scaled: Scaled Deployment d-mapper to 4 replicas'), reasons.join('\n'));
 
     await cluster.kubectl(['delete', '-n', ns, 'pipeline/d', '--wait=true']);
     await eventually(
@@ -172,6 +186,15 @@ describe('the controller', { timeout: 120_000 }, () => {
       { timeoutMs: 10_000 },
     );
     assert.equal(after.metadata?.labels?.['app.kubernetes.io/managed-by'], 'dwk');
+    const created = await eventually('Created Events for the Service', async () => {
+      const events = await cluster.core.listNamespacedEvent({
+        namespace: ns,
+        fieldSelector: 'involvedObject.name=sv,reason=Created',
+      });
+      const service = events.items.find((e) => e.message === 'Created Service sv-mapper');
+      return service && (service.count ?? 1) >= 2 ? service : undefined;
+    });
+    assert.equal(created.type, 'Normal');
   });
 
   test('secrets reach the Deployments only as references: the broadcaster URL and the NATS credentials', async (t) => {

@@ -414,7 +414,7 @@ describe('RBAC', { timeout: 180_000 }, () => {
         })
       ).items;
     const scaled = await until('a Scaled Event', async () =>
-      (await events('Scaled')).find((e) => /rb-mapper with 4 replicas/.test(e.message ?? '')),
+      (await events('Scaled')).find((e) => /Scaled Deployment rb-mapper to 4 replicas/.test(e.message ?? '')),
     );
     assert.equal(scaled.source?.component, 'dwk-controller');
 
