@@ -91,7 +91,20 @@ async function stopRun(state: RunState, out: Output): Promise<void> {
   out.print(`stopped ${state.pipeline}`);
 }
 
-async function purge(entry: RegistryEntry, root: string, out: Output): Promise<void> {
+async function purge(
+  entry: RegistryEntry,
+  root: string,
+  out: Output,
+  cwd: string,
+  home?: string,
+): Promise<void> {
+  const { unsafeDataDir } = await import('./prepare.ts');
+  const unsafe = unsafeDataDir(entry.dataDir, cwd, home);
+  if (unsafe) {
+    throw new UserError(`--purge would delete ${entry.dataDir}, and ${unsafe}`, {
+      hint: `delete what you no longer need in it by hand`,
+    });
+  }
   if (entry.externalNatsUrl !== undefined) {
     const [{ connectNats }, { deletePipeline }] = await Promise.all([
       import('../../lib/nats/connect.ts'),
@@ -143,5 +156,5 @@ export async function downLocal(
     out.info(`no local pipeline${name ? ` named "${name}"` : ''} has data here; nothing to purge`);
     return;
   }
-  await purge(entry, root, out);
+  await purge(entry, root, out, ctx.cwd, ctx.config.env.HOME);
 }

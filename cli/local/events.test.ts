@@ -24,6 +24,19 @@ describe('why a workload crashed, from its log', () => {
     );
   });
 
+  it('looks only at the last run: an older run’s error is not this crash’s reason', () => {
+    const log = [
+      line({ level: 'info', msg: 'Starting' }),
+      line({ level: 'error', msg: 'Workload failed', err: { message: 'an old failure' } }),
+      line({ level: 'info', msg: 'Starting' }),
+      'file:///work/workloads/main.ts:12',
+      'TypeError: Cannot read properties of undefined (reading "x")',
+      '    at run (file:///work/workloads/main.ts:12:3)',
+    ].join('\n');
+    assert.equal(lastProblem(log), 'TypeError: Cannot read properties of undefined (reading "x")');
+    assert.equal(lastProblem(`${line({ level: 'info', msg: 'Starting' })}\n`), undefined);
+  });
+
   it('is undefined when the log holds no error, and long reasons are cut', () => {
     assert.equal(lastProblem(line({ level: 'warn', msg: 'slow' })), undefined);
     assert.equal(lastProblem(''), undefined);

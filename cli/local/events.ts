@@ -43,23 +43,41 @@ export function describeEvent(
 }
 
 /**
- * The last error a workload logged, from the JSON lines of its log text: the error's message, or
- * the line's message and its listed problems. Undefined when it logged none.
+ * Why the last run of a workload ended badly, from its log text (appended to across restarts, so
+ * only what follows its last "Starting" line counts): its last error (the error's message, or the
+ * line's message and its listed problems), else the first line that is not JSON (an uncaught
+ * exception's stack). Undefined when there is neither.
  */
 export function lastProblem(logText: string): string | undefined {
-  const lines = logText.trimEnd().split('\n');
-  for (let i = lines.length - 1; i >= 0; i--) {
-    let entry: { level?: unknown; msg?: unknown; err?: { message?: unknown }; problems?: unknown };
+  type Entry = { level?: unknown; msg?: unknown; err?: { message?: unknown }; problems?: unknown };
+  const parse = (line: string): Entry | undefined => {
     try {
-      entry = JSON.parse(lines[i] ?? '') as typeof entry;
+      const v = JSON.parse(line) as unknown;
+      return v !== null && typeof v === 'object' ? v : undefined;
     } catch {
-      continue; // not a JSON line (a stack trace, a partial write)
+      return undefined;
     }
-    if (entry.level !== 'error' && entry.level !== 'fatal') continue;
-    const problems = Array.isArray(entry.problems) ? `: ${entry.problems.join('; ')}` : '';
-    const text =
-      typeof entry.err?.message === 'string' ? entry.err.message : `${String(entry.msg)}${problems}`;
-    return text.length > 300 ? `${text.slice(0, 299)}…` : text;
+  };
+  const lines = logText.trimEnd().split('\n');
+  let from = 0;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (parse(lines[i] ?? '')?.msg === 'Starting') {
+      from = i + 1;
+      break;
+    }
   }
-  return undefined;
+  const run = lines.slice(from);
+  const cut = (text: string) => (text.length > 300 ? `${text.slice(0, 299)}…` : text);
+  for (let i = run.length - 1; i >= 0; i--) {
+    const entry = parse(run[i] ?? '');
+    if (entry?.level !== 'error' && entry?.level !== 'fatal') continue;
+    const problems = Array.isArray(entry.problems) ? `: ${entry.problems.join('; ')}` : '';
+    return cut(
+      typeof entry.err?.message === 'string' ? entry.err.message : `${String(entry.msg)}${problems}`,
+    );
+  }
+  // Node prints an uncaught error as its source line, a caret, then "TypeError: …" and the stack.
+  const raw = run.filter((line) => line.trim() !== '' && parse(line) === undefined);
+  const error = raw.find((line) => /^[A-Z]\w*(Error|Exception)\b/.test(line.trim())) ?? raw[0];
+  return error === undefined ? undefined : cut(error.trim());
 }

@@ -3,7 +3,14 @@ import { describe, it } from 'node:test';
 import type { Pipeline } from '../../api/v1alpha1/pipeline.ts';
 import { parsePipeline } from '../../api/v1alpha1/validate.ts';
 import { UserError } from '../../lib/errors.ts';
-import { componentEnv, dataShape, localPaths, localSourceFile, shapeChanges } from './prepare.ts';
+import {
+  componentEnv,
+  dataShape,
+  localPaths,
+  localSourceFile,
+  shapeChanges,
+  unsafeDataDir,
+} from './prepare.ts';
 
 const pipeline = (spec: Record<string, unknown> = {}): Pipeline =>
   parsePipeline({ apiVersion: 'dwk.dev/v1alpha1', kind: 'Pipeline', metadata: { name: 'demo' }, spec });
@@ -63,27 +70,58 @@ describe('local mode preparation', () => {
 });
 
 describe('the shape of a run’s data', () => {
+  const shape = (spec: Record<string, unknown>, cwd = '/home/me') => {
+    const p = pipeline(spec);
+    return dataShape(p, localPaths(p, '/data/demo'), cwd);
+  };
+
   it('names each changed leaf field, old and new, and nothing when equal', () => {
-    const before = dataShape(pipeline({ source: { generate: { objects: 300 } } }));
-    assert.deepEqual(
-      shapeChanges(before, dataShape(pipeline({ source: { generate: { objects: 300 } } }))),
-      [],
-    );
+    const before = shape({ source: { generate: { objects: 300 } } });
+    assert.deepEqual(shapeChanges(before, shape({ source: { generate: { objects: 300 } } })), []);
     assert.deepEqual(
       shapeChanges(
         before,
-        dataShape(
-          pipeline({ source: { url: 'in.ndjson' }, chunkSize: 50, saver: { sink: { type: 'log' } } }),
-        ),
+        shape({ source: { url: 'in.ndjson' }, chunkSize: 50, saver: { sink: { type: 'log' } } }),
       ),
       [
         'spec.source.generate.objects: 300 → unset',
         'spec.source.generate.seed: 1 → unset',
         'spec.chunkSize: 100 → 50',
         'spec.saver.sink.type: "jsonl" → "log"',
-        'spec.source.url: unset → "in.ndjson"',
+        'spec.saver.sink.path: "/data/demo/results.jsonl" → unset',
+        'spec.source.url: unset → "/home/me/in.ndjson"',
       ],
     );
+  });
+
+  it('compares files as the workloads open them, not as the manifest spells them', () => {
+    // The default sink path and its explicit spelling, a path and its file:// URL: the same data.
+    assert.deepEqual(
+      shapeChanges(
+        shape({ source: { url: '/srv/in.ndjson' } }),
+        shape({ source: { url: 'file:///srv/in.ndjson' }, saver: { sink: { path: 'results.jsonl' } } }),
+      ),
+      [],
+    );
+    // The same relative name from another directory: another file.
+    assert.deepEqual(
+      shapeChanges(
+        shape({ source: { url: 'in.ndjson' } }, '/a'),
+        shape({ source: { url: 'in.ndjson' } }, '/b'),
+      ),
+      ['spec.source.url: "/a/in.ndjson" → "/b/in.ndjson"'],
+    );
+  });
+
+  it('never lets --fresh or --purge delete the working directory, one above it, home or /', () => {
+    assert.equal(unsafeDataDir('/home/me/p', '/home/me/p', '/home/me'), 'it is the directory dwk runs in');
+    assert.equal(unsafeDataDir('/home/me', '/home/me/p', '/home/me'), 'it is the home directory');
+    assert.equal(unsafeDataDir('/home', '/home/me/p', '/home/me'), 'it holds the directory dwk runs in');
+    assert.equal(unsafeDataDir('/', '/home/me/p', undefined), 'it is the root directory');
+    assert.equal(unsafeDataDir('/home/me/p/.dwk/demo', '/home/me/p', '/home/me'), undefined);
+    assert.equal(unsafeDataDir('/tmp/run', '/home/me/p', '/home/me'), undefined);
+    assert.equal(unsafeDataDir('/home/me/p2', '/home/me/p', '/home/me'), undefined);
+    assert.equal(unsafeDataDir('/w', '/w/..x/p', undefined), 'it holds the directory dwk runs in');
   });
 
   it('finds the local file of a source, and none for an http(s) URL', () => {

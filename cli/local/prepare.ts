@@ -1,5 +1,5 @@
 /** From a manifest to what local mode runs: paths, and the environment of each component. */
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Component, Pipeline } from '../../api/v1alpha1/pipeline.ts';
 import { EXIT, UserError } from '../../lib/errors.ts';
@@ -62,14 +62,31 @@ export function componentEnv(
  * What the data of a run depends on: a run that resumes over data made from other values would mix
  * two datasets (chunk ids mean other objects), so these must match to resume.
  */
-export function dataShape(pipeline: Pipeline): Record<string, unknown> {
+export function dataShape(pipeline: Pipeline, paths: LocalPaths, cwd: string): Record<string, unknown> {
   const s = pipeline.spec;
+  // Files as the workloads will open them: the same file however the manifest spells it.
+  const file = localSourceFile(pipeline, cwd);
   return {
-    'spec.source': s.source,
+    'spec.source': file === undefined ? s.source : { ...s.source, url: file },
     'spec.chunkSize': s.chunkSize,
     'spec.mapper.transform': s.mapper.transform,
-    'spec.saver.sink': s.saver.sink,
+    'spec.saver.sink': { type: s.saver.sink.type, ...(paths.sinkPath ? { path: paths.sinkPath } : {}) },
   };
+}
+
+/**
+ * Why deleting `dir` as a run's data would be a disaster, or undefined when it is safe: it must not
+ * be the directory dwk runs in, one above it, the home directory or the root.
+ */
+export function unsafeDataDir(dir: string, cwd: string, home: string | undefined): string | undefined {
+  const d = resolve(dir);
+  if (d === resolve('/')) return 'it is the root directory';
+  if (home !== undefined && d === resolve(home)) return 'it is the home directory';
+  const up = relative(d, resolve(cwd));
+  if (up === '') return 'it is the directory dwk runs in';
+  const outside = up === '..' || up.startsWith(`..${sep}`) || isAbsolute(up);
+  if (!outside) return 'it holds the directory dwk runs in';
+  return undefined;
 }
 
 /** The leaf fields that differ between the data's shape and this manifest's, as "field: old → new". */

@@ -36,6 +36,7 @@ import {
   localPaths,
   localSourceFile,
   shapeChanges,
+  unsafeDataDir,
   type LocalPaths,
 } from './prepare.ts';
 import { logFileOf, tailOf, workloadSpawner } from './processes.ts';
@@ -115,16 +116,34 @@ export async function upLocal(opts: UpOptions, ctx: CliContext, out: Output): Pr
       hint: 'name an NDJSON file that exists (relative to here), a file:// or an http(s):// URL',
     });
   }
+  if (opts.fresh) {
+    const unsafe = unsafeDataDir(paths.dataDir, ctx.cwd, ctx.config.env.HOME);
+    if (unsafe) {
+      throw new UserError(`--fresh would delete ${paths.dataDir}, and ${unsafe}`, {
+        hint: 'give --data-dir a directory of its own, e.g. .dwk/<pipeline> (the default)',
+      });
+    }
+  }
   const shapeFile = join(paths.dataDir, 'data-shape.json');
+  const shape = dataShape(pipeline, paths, ctx.cwd);
   if (!opts.fresh && existsSync(shapeFile)) {
-    const before = JSON.parse(await readFile(shapeFile, 'utf8')) as Record<string, unknown>;
-    const changes = shapeChanges(before, dataShape(pipeline));
+    let before: Record<string, unknown> | undefined;
+    try {
+      before = JSON.parse(await readFile(shapeFile, 'utf8')) as Record<string, unknown>;
+    } catch {
+      before = undefined; // half-written by a killed run: nothing to compare, it is written anew
+    }
+    const changes = before ? shapeChanges(before, shape) : [];
     if (changes.length > 0) {
       throw new UserError(
         `the data of "${name}" in ${relative(ctx.cwd, paths.dataDir) || '.'} was made from other values: ${changes.join('; ')}`,
         {
           exitCode: EXIT.invalidSpec,
-          hint: 'start over with --fresh (deletes that data), or run beside it with --data-dir <another dir>',
+          // On an external NATS the streams are named by the pipeline alone: another directory would share them.
+          hint:
+            opts.natsUrl === undefined
+              ? 'start over with --fresh (deletes that data), or run beside it with --data-dir <another dir>'
+              : `start over with --fresh (deletes that data and the pipeline's streams on ${opts.natsUrl})`,
         },
       );
     }
@@ -132,7 +151,7 @@ export async function upLocal(opts: UpOptions, ctx: CliContext, out: Output): Pr
 
   if (opts.fresh) await startFresh(opts, pipeline, paths, out);
   await mkdir(paths.logDir, { recursive: true });
-  await writeFile(shapeFile, `${JSON.stringify(dataShape(pipeline), null, 2)}\n`);
+  await writeFile(shapeFile, `${JSON.stringify(shape, null, 2)}\n`);
   await register(root, {
     pipeline: name,
     dataDir: paths.dataDir,
@@ -191,11 +210,14 @@ async function runPipeline({ opts, ctx, out, pipeline, paths, natsBinary }: RunA
       opts.natsUrl === undefined ? await managedNats(paths.natsDir, natsBinary) : externalNats(opts.natsUrl);
     cleanups.push(['nats-server', () => nats.stop()]);
     const natsUrl = nats.url;
-    const nc: NatsConnection = await connectNats({
-      servers: natsUrl,
-      name: `dwk-up-${name}`,
-      persistent: true,
-    });
+    // NATS answered the probe a moment ago; should it be gone now, say so and let Ctrl-C end the wait.
+    const slow = setTimeout(() => say(`waiting for NATS at ${natsUrl} …`, true), 3000);
+    const nc: NatsConnection = await Promise.race([
+      connectNats({ servers: natsUrl, name: `dwk-up-${name}`, persistent: true }).finally(() =>
+        clearTimeout(slow),
+      ),
+      stopped.then((signal) => Promise.reject(new InterruptedError(signal))),
+    ]);
     cleanups.push(['NATS connection', () => nc.close()]);
     const reader = await progressReader(nc, name, knownTotalChunks(pipeline.spec));
     const monitorUrl = nats.monitorUrl;

@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { EXIT } from '../../lib/errors.ts';
-import { dwk, processesUnder, projectDir, sinkIds, writePipeline } from './helpers.ts';
+import { startNatsServer } from '../../lib/nats/server.ts';
+import { alive, dwk, processesUnder, projectDir, sinkIds, writePipeline } from './helpers.ts';
 
 describe('dwk up --local', () => {
   it('runs a small pipeline to the end with --exit-when-done: every id in the sink exactly once', async () => {
@@ -65,5 +66,68 @@ describe('dwk up --local', () => {
     const ids = sinkIds(join(dir, '.dwk/tiny/results.jsonl'));
     assert.equal(ids.size, 300);
     assert.ok([...ids.values()].every((n) => n === 1));
+  });
+});
+
+describe('dwk up --local against a NATS of your own, in a directory of your choice', () => {
+  it('--nats-url (host:port too) and --data-dir: runs to the end, data where asked, the server left running', async (t) => {
+    const dir = projectDir('external');
+    const server = await startNatsServer({ dataDir: join(dir, 'own-nats') });
+    t.after(() => server.stop());
+    const file = writePipeline(dir, 'ext', {
+      source: { generate: { objects: 500 } },
+      mapper: { replicas: 1 },
+    });
+    const hostPort = server.url.replace('nats://', '');
+    const r = await dwk(
+      dir,
+      'up',
+      '--local',
+      '-f',
+      file,
+      '--nats-url',
+      hostPort,
+      '--data-dir',
+      'runs/ext',
+      '--exit-when-done',
+    );
+    assert.equal(r.code, EXIT.ok, r.stderr);
+    assert.equal(sinkIds(join(dir, 'runs/ext/results.jsonl')).size, 500);
+    assert.ok(!existsSync(join(dir, '.dwk/ext')), 'nothing in the default place');
+    assert.ok(server.pid !== undefined && alive(server.pid), 'dwk does not stop a server it did not start');
+
+    // The same pipeline name on the same server from another directory would share its streams:
+    // with a changed source, dwk says so and offers only --fresh.
+    const changed = writePipeline(dir, 'ext', {
+      source: { generate: { objects: 900 } },
+      mapper: { replicas: 1 },
+    });
+    const again = await dwk(
+      dir,
+      'up',
+      '--local',
+      '-f',
+      changed,
+      '--nats-url',
+      server.url,
+      '--data-dir',
+      'runs/ext',
+    );
+    assert.equal(again.code, EXIT.invalidSpec, again.stderr);
+    assert.match(again.stderr, /spec\.source\.generate\.objects: 500 → 900/);
+    assert.match(
+      again.stderr,
+      /hint: start over with --fresh \(deletes that data and the pipeline's streams on nats:/,
+    );
+  });
+
+  it('--fresh never deletes the directory it runs in', async () => {
+    const dir = projectDir('unsafe');
+    const file = writePipeline(dir, 'here', { source: { generate: { objects: 100 } } });
+    const r = await dwk(dir, 'up', '--local', '-f', file, '--data-dir', '.', '--fresh');
+    assert.equal(r.code, EXIT.usage, r.stderr);
+    assert.match(r.stderr, /--fresh would delete .*, and it is the directory dwk runs in/);
+    assert.ok(existsSync(file), 'the manifest is still there');
+    assert.deepEqual(processesUnder(dir), []);
   });
 });
