@@ -3,20 +3,21 @@
  * while building the program, so it loads for `dwk --help` too.
  */
 import { UserError } from '../lib/errors.ts';
+import { NATS_URLS_RULE, isNatsUrls, normalizeNatsUrls, schemeOf } from '../lib/nats/url.ts';
 
-/** NATS server URL(s), comma separated, as the NATS client takes them: nats:// or tls://, or host:port. */
+/** NATS server URL(s), comma separated, by the rule the workloads and spec.nats.url follow; host:port gets nats://. */
 export function parseNatsUrl(value: string): string {
-  const urls = value.split(',').map((u) => u.trim());
-  for (const url of urls) {
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
-    if (url === '' || (scheme !== undefined && scheme !== 'nats' && scheme !== 'tls')) {
-      throw new UserError(`--nats-url: "${url}" is not a NATS URL`, {
-        hint:
-          scheme === 'http' || scheme === 'https'
-            ? 'that is an HTTP address (the monitoring port?); clients use nats://HOST:4222'
-            : 'use nats://HOST:PORT or tls://HOST:PORT, several separated by commas',
-      });
-    }
+  for (const url of value.split(',').map((u) => u.trim())) {
+    if (isNatsUrls(url)) continue;
+    const scheme = schemeOf(url);
+    throw new UserError(`--nats-url: "${url}" is not a NATS URL`, {
+      hint:
+        scheme === 'http' || scheme === 'https'
+          ? 'that is an HTTP address (the monitoring port?); clients use nats://HOST:4222'
+          : scheme === 'ws' || scheme === 'wss'
+            ? 'dwk cannot connect over websockets; use the client port, nats://HOST:4222'
+            : `use ${NATS_URLS_RULE}`,
+    });
   }
-  return urls.join(',');
+  return normalizeNatsUrls(value);
 }

@@ -9,6 +9,7 @@ import type { Progress } from '../api/v1alpha1/status.ts';
 import { connectNats, type NatsAuth, type NatsConnection } from '../lib/nats/connect.ts';
 import { progressReader } from '../lib/nats/progress.ts';
 import { deletePipeline } from '../lib/nats/setup.ts';
+import { KubeApiError } from '../lib/kube/client.ts';
 import type { Logger } from '../lib/log.ts';
 import type { NatsSide } from './reconcile.ts';
 
@@ -33,12 +34,17 @@ export function natsSide(
       return await readAuth(namespace, secret);
     } catch (err) {
       const id = `${namespace}/${secret}`;
+      const refused = err instanceof KubeApiError && err.status === 403;
       if (!unreadable.has(id)) {
         unreadable.add(id);
-        log.info(
-          { err, secret: id },
-          'Cannot read the NATS credentials Secret (the controller is granted no Secrets unless you add it); connecting without them',
-        );
+        if (refused) {
+          log.info(
+            { secret: id },
+            'The controller may not read the NATS credentials Secret (it is granted no Secrets unless you add it); connecting without them',
+          );
+        } else {
+          log.warn({ err, secret: id }, 'Cannot read the NATS credentials Secret; connecting without them');
+        }
       }
       return undefined;
     }

@@ -2,9 +2,10 @@
  * Reads a workload's configuration from its environment, once, and reports every bad variable
  * at the same time. The variables are the contract of env.ts. No other workload file reads env.
  */
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import {
   COMPONENTS,
+  DEFAULT_TRANSFORM,
   SINK_TYPES,
   TARGET_TYPES,
   type Component,
@@ -12,9 +13,11 @@ import {
   type TargetType,
 } from '../api/v1alpha1/pipeline.ts';
 import { ConfigError } from '../lib/errors.ts';
-import type { NatsAuth } from '../lib/nats/connect.ts';
+import { credsProblem, type NatsAuth } from '../lib/nats/connect.ts';
+import { NATS_URLS_RULE, isNatsUrls, normalizeNatsUrls } from '../lib/nats/url.ts';
 import { TELEGRAM_API, targetProblems } from './broadcaster/target.ts';
 import { DEFAULT_SINK_PATH, ENV } from './env.ts';
+import { compileTransform, type Transform } from './mapper/handler.ts';
 
 export interface CommonConfig {
   role: Component;
@@ -25,6 +28,7 @@ export interface CommonConfig {
   /** Local mode: stop when this process (dwk up) is gone, even if it was SIGKILLed. */
   parentPid: number | undefined;
   logLevel: string;
+  /** Normalised: every server with its scheme. */
   natsUrl: string;
   natsAuth: NatsAuth;
 }
@@ -51,6 +55,8 @@ export interface MapperConfig extends CommonConfig, ConsumerTuning {
   role: 'mapper';
   concurrency: number;
   transform: string;
+  /** `transform` compiled, so a bad expression is one of the problems listed at start. */
+  compiledTransform: Transform;
   waitMinMs: number;
   waitMaxMs: number;
   cpuMs: number;
@@ -132,10 +138,39 @@ class Reader {
 }
 
 /**
- * A Deployment names the creds file whenever its Pipeline has a credentials Secret, from a volume
- * item that is optional: a Secret without a `creds` key leaves no file there, which means no creds.
+ * The creds file, read once. A Deployment names it whenever its Pipeline has a credentials Secret,
+ * from a volume item that is optional: a Secret without a `creds` key leaves no file there, which
+ * means no creds. A file that is there but no .creds file is a problem, not a login that fails for ever.
  */
-const presentFile = (path: string | undefined) => (path !== undefined && existsSync(path) ? path : undefined);
+function readCreds(r: Reader, path: string | undefined): Uint8Array | undefined {
+  if (path === undefined) return undefined;
+  let creds: Uint8Array;
+  try {
+    creds = new Uint8Array(readFileSync(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    r.problems.push(`${ENV.natsCredsFile} cannot be read: ${(err as Error).message}`);
+    return undefined;
+  }
+  const problem = credsProblem(creds);
+  if (problem !== undefined) {
+    r.problems.push(`${ENV.natsCredsFile} ${path} is not a NATS .creds file: ${problem}`);
+    return undefined;
+  }
+  return creds;
+}
+
+/** Compiled with the rest of the configuration, so its error is listed with the others. */
+function compileMapperTransform(r: Reader, expression: string): Transform {
+  try {
+    return compileTransform(expression);
+  } catch (err) {
+    const error = err as Error;
+    r.problems.push(`${ENV.mapperTransform} does not compile: ${error.message}`);
+    // Never evaluated: the problem makes readConfig throw.
+    return { evaluate: () => Promise.reject(error) };
+  }
+}
 
 export function readConfig(env: Env): WorkloadConfig {
   const r = new Reader(env);
@@ -145,8 +180,8 @@ export function readConfig(env: Env): WorkloadConfig {
     r.problems.push(`${ENV.pipeline} must be a lowercase DNS label (got ${JSON.stringify(pipeline)})`);
   }
   const natsUrl = r.string(ENV.natsUrl);
-  if (natsUrl !== '' && !natsUrl.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(u.trim()))) {
-    r.problems.push(`${ENV.natsUrl} must be nats://host:port (comma separated for several)`);
+  if (natsUrl !== '' && !isNatsUrls(natsUrl)) {
+    r.problems.push(`${ENV.natsUrl} must be ${NATS_URLS_RULE} (got ${JSON.stringify(natsUrl)})`);
   }
   const common: CommonConfig = {
     role,
@@ -156,12 +191,12 @@ export function readConfig(env: Env): WorkloadConfig {
     httpHost: r.string(ENV.httpHost, '0.0.0.0'),
     parentPid: r.optional(ENV.parentPid) === undefined ? undefined : r.int(ENV.parentPid, 1, 2 ** 31),
     logLevel: r.oneOf(ENV.logLevel, ['trace', 'debug', 'info', 'warn', 'error'], 'info'),
-    natsUrl,
+    natsUrl: natsUrl === '' ? natsUrl : normalizeNatsUrls(natsUrl),
     natsAuth: {
       user: r.optional(ENV.natsUser),
       password: r.optional(ENV.natsPassword),
       token: r.optional(ENV.natsToken),
-      credsFile: presentFile(r.optional(ENV.natsCredsFile)),
+      creds: readCreds(r, r.optional(ENV.natsCredsFile)),
     },
   };
   const consumer = (): ConsumerTuning => ({
@@ -199,12 +234,14 @@ export function readConfig(env: Env): WorkloadConfig {
       const waitMinMs = r.int(ENV.workWaitMinMs, 0, 3_600_000, 0);
       const waitMaxMs = r.int(ENV.workWaitMaxMs, 0, 3_600_000, 0);
       if (waitMinMs > waitMaxMs) r.problems.push(`${ENV.workWaitMinMs} must not exceed ${ENV.workWaitMaxMs}`);
+      const transform = r.string(ENV.mapperTransform, DEFAULT_TRANSFORM);
       config = {
         ...common,
         ...consumer(),
         role,
         concurrency: r.int(ENV.mapperConcurrency, 1, 1000, 4),
-        transform: r.string(ENV.mapperTransform, '{"id": id, "name": first & " " & last}'),
+        transform,
+        compiledTransform: compileMapperTransform(r, transform),
         waitMinMs,
         waitMaxMs,
         cpuMs: r.int(ENV.workCpuMs, 0, 3_600_000, 0),

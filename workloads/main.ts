@@ -10,7 +10,7 @@ import { connectNats } from '../lib/nats/connect.ts';
 import { readConfig, type WorkloadConfig } from './config.ts';
 import { runFetcher } from './fetcher.ts';
 import { serveHttp } from './http.ts';
-import { compileMapperTransform, runMapper } from './mapper/main.ts';
+import { runMapper } from './mapper/main.ts';
 import { createMetrics } from './metrics.ts';
 import { broadcasterSecrets, runBroadcaster } from './broadcaster/main.ts';
 import type { RoleContext } from './role.ts';
@@ -19,25 +19,20 @@ import { runSaver } from './saver/main.ts';
 /** SIGTERM must end the process within 10 s (a Pod's default grace is 30 s; we promise less). */
 const SHUTDOWN_DEADLINE_MS = 9500;
 
-type RoleEntry = (ctx: RoleContext) => Promise<void>;
-
-/** Each role's entry, made before connecting: what a role checks without NATS fails fast here. */
-function roleEntry(config: WorkloadConfig): RoleEntry {
+function runRole(config: WorkloadConfig, ctx: RoleContext): Promise<void> {
   switch (config.role) {
     case 'fetcher':
-      return (ctx) => runFetcher(config, ctx);
-    case 'mapper': {
-      const transform = compileMapperTransform(config);
-      return (ctx) => runMapper(config, transform, ctx);
-    }
+      return runFetcher(config, ctx);
+    case 'mapper':
+      return runMapper(config, ctx);
     case 'saver':
-      return (ctx) => runSaver(config, ctx);
+      return runSaver(config, ctx);
     case 'broadcaster':
-      return (ctx) => runBroadcaster(config, ctx);
+      return runBroadcaster(config, ctx);
   }
 }
 
-async function run(config: WorkloadConfig, runRole: RoleEntry): Promise<number> {
+async function run(config: WorkloadConfig): Promise<number> {
   const secrets = [
     config.natsAuth.password,
     config.natsAuth.token,
@@ -79,19 +74,19 @@ async function run(config: WorkloadConfig, runRole: RoleEntry): Promise<number> 
       ready: () => ready && connected,
     });
     log.info({ port: config.httpPort, role: config.role }, 'Starting');
-    const connecting = connectNats({
+    const nc = await connectNats({
       servers: config.natsUrl,
       name: `dwk-${config.pipeline}-${config.instance}`,
       auth: config.natsAuth,
       persistent: true,
+      signal: stopper.signal,
       log,
+    }).catch((err: unknown) => {
+      if (stopper.signal.aborted) return undefined;
+      throw err;
     });
-    // Stopped while still waiting for NATS: nothing is in flight, so just go.
-    const stopped = new Promise<undefined>((resolve) =>
-      stopper.signal.addEventListener('abort', () => resolve(undefined), { once: true }),
-    );
-    const nc = await Promise.race([connecting, stopped]);
     if (!nc) {
+      // Stopped while still waiting for NATS: nothing is in flight, so just go.
       log.info('Stopped before connecting to NATS');
       return 0;
     }
@@ -111,7 +106,7 @@ async function run(config: WorkloadConfig, runRole: RoleEntry): Promise<number> 
       setReady: (r) => (ready = r),
       onStop: (fn) => stopHooks.push(fn),
     };
-    await runRole(ctx);
+    await runRole(config, ctx);
     // A role returns when stopped (or when a fetcher lost its lease and must stand by again).
     for (const hook of stopHooks) await hook();
     await nc.drain();
@@ -127,10 +122,8 @@ async function run(config: WorkloadConfig, runRole: RoleEntry): Promise<number> 
 
 async function main(): Promise<number> {
   let config: WorkloadConfig;
-  let runRole: RoleEntry;
   try {
     config = readConfig(process.env);
-    runRole = roleEntry(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       // Before a logger exists: still one JSON line, so log collectors see it.
@@ -141,7 +134,7 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  return run(config, runRole);
+  return run(config);
 }
 
 process.exitCode = await main();

@@ -4,6 +4,7 @@
  * derive from the schemas here. This module does no I/O.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { NATS_URLS_PATTERN, NATS_URLS_RULE, isNatsUrls } from '../../lib/nats/url.ts';
 
 export const GROUP = 'dwk.dev';
 export const VERSION = 'v1alpha1';
@@ -319,36 +320,49 @@ export const BroadcasterSchema = Type.Object(
 /** Where the workloads find NATS when the spec does not say: the Helm release `nats` beside them. */
 export const DEFAULT_NATS_URL = 'nats://nats:4222';
 
-export const NatsSchema = Type.Object(
-  {
-    url: Type.String({
-      minLength: 1,
-      default: DEFAULT_NATS_URL,
-      description: 'NATS server URL(s), comma separated.',
-    }),
-    credentials: Type.Optional(
-      Type.Object(
-        {
-          secretRef: Type.Object(
-            { name: Type.String({ minLength: 1, maxLength: 253 }) },
-            {
-              additionalProperties: false,
-              description: 'Secret with keys user and password, or token, or creds (a .creds file).',
-            },
-          ),
-        },
-        { additionalProperties: false },
+export const NatsSchema = withRules(
+  Type.Object(
+    {
+      url: Type.String({
+        minLength: 1,
+        // Bounds the cost of the CEL rule below, which the API server estimates from the longest string.
+        maxLength: 1024,
+        default: DEFAULT_NATS_URL,
+        description: `NATS server URL(s): ${NATS_URLS_RULE}.`,
+      }),
+      credentials: Type.Optional(
+        Type.Object(
+          {
+            secretRef: Type.Object(
+              { name: Type.String({ minLength: 1, maxLength: 253 }) },
+              {
+                additionalProperties: false,
+                description: 'Secret with keys user and password, or token, or creds (a .creds file).',
+              },
+            ),
+          },
+          { additionalProperties: false },
+        ),
       ),
-    ),
-    deletePolicy: Type.Union(
-      DELETE_POLICIES.map((p) => Type.Literal(p)),
-      {
-        default: 'retain',
-        description: "What happens to the pipeline's streams and buckets when the Pipeline is deleted.",
-      },
-    ),
-  },
-  { additionalProperties: false, default: {} },
+      deletePolicy: Type.Union(
+        DELETE_POLICIES.map((p) => Type.Literal(p)),
+        {
+          default: 'retain',
+          description: "What happens to the pipeline's streams and buckets when the Pipeline is deleted.",
+        },
+      ),
+    },
+    { additionalProperties: false, default: {} },
+  ),
+  [
+    {
+      // The same pattern the CLI and the workloads check: a URL the apiserver takes, a workload runs with.
+      cel: `!has(self.url) || self.url.matches(r'${NATS_URLS_PATTERN}')`,
+      message: `must be ${NATS_URLS_RULE}`,
+      fieldPath: '.url',
+      check: (s) => typeof s.url !== 'string' || isNatsUrls(s.url),
+    },
+  ],
 );
 
 export const MonitoringSchema = Type.Object(

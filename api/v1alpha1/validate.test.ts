@@ -72,6 +72,21 @@ describe('Pipeline validation', () => {
     );
   });
 
+  it('takes spec.nats.url as the CLI and the workloads do: host:port too, no websockets or HTTP', () => {
+    for (const url of [
+      'nats://nats:4222',
+      'nats.team.svc:4222',
+      'tls://a:4222, 10.0.0.1:4222',
+      '[::1]:4222',
+    ]) {
+      assert.equal(resolveSpec({ nats: { url } }).nats.url, url);
+    }
+    const rule = 'must be nats://HOST:PORT, tls://HOST:PORT or HOST:PORT, several separated by commas';
+    for (const url of ['ws://nats:8080', 'http://nats:8222', 'nats://a:4222,', 'nats://u:p@a:4222']) {
+      assert.deepEqual(fieldErrors({ nats: { url } }), [`spec.nats.url: ${rule}`], url);
+    }
+  });
+
   it('accepts a target with urlFromEnv alone here (local mode); only the CRD refuses it, for the cluster', () => {
     const local = resolveSpec({ broadcaster: { target: { type: 'generic', urlFromEnv: 'HOOK' } } });
     assert.equal(local.broadcaster?.target.urlFromEnv, 'HOOK');

@@ -136,7 +136,7 @@ describe('NATS login with a creds file', { timeout: 90_000 }, () => {
       DWK_NATS_URL: url,
       DWK_NATS_CREDS_FILE: credsFile,
     }).natsAuth;
-    assert.equal(auth.credsFile, credsFile);
+    assert.deepEqual(auth.creds, new TextEncoder().encode(chain.creds), 'read once, at start');
     await assert.rejects(
       connectNats({ servers: url, name: 'no-creds', timeoutMs: 2000 }),
       /Authorization Violation|authorization/i,
@@ -152,7 +152,11 @@ describe('NATS login with a creds file', { timeout: 90_000 }, () => {
     t.after(() => w.stopAll());
     w.start('fetcher', 'fetcher-0', { DWK_NATS_CREDS_FILE: credsFile });
 
-    const nc = await connectNats({ servers: url, name: 'test', auth: { credsFile } });
+    const nc = await connectNats({
+      servers: url,
+      name: 'test',
+      auth: { creds: new TextEncoder().encode(chain.creds) },
+    });
     t.after(() => nc.close());
     const chunks = topology('locked');
     const stored = await waitFor(

@@ -5,26 +5,16 @@
 import { jetstream, type JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { ensurePipeline } from '../../lib/nats/setup.ts';
-import { ConfigError } from '../../lib/errors.ts';
 import { HEADERS } from '../../lib/nats/topology.ts';
 import type { MapperConfig } from '../config.ts';
 import { deadLetter } from '../deadletter.ts';
-import { ENV } from '../env.ts';
 import type { RoleContext } from '../role.ts';
 import { pullLoop } from '../pull.ts';
-import { compileTransform, mapChunk, simulateWork, type Transform } from './handler.ts';
+import { mapChunk, simulateWork } from './handler.ts';
 
-/** Compiled before connecting to NATS, so a bad expression stops the mapper at once (exit 78). */
-export function compileMapperTransform(config: MapperConfig): Transform {
-  try {
-    return compileTransform(config.transform);
-  } catch (err) {
-    throw new ConfigError([`${ENV.mapperTransform} does not compile: ${(err as Error).message}`]);
-  }
-}
-
-export async function runMapper(config: MapperConfig, transform: Transform, ctx: RoleContext): Promise<void> {
+export async function runMapper(config: MapperConfig, ctx: RoleContext): Promise<void> {
   const { log, metrics } = ctx;
+  const transform = config.compiledTransform;
   const { topology: t } = await ensurePipeline(ctx.nc, config.pipeline, { mapper: config });
   const js = jetstream(ctx.nc);
   const consumer = await js.consumers.get(t.streams.chunks, t.consumers.mapper);
