@@ -210,6 +210,7 @@ async function waitForCompletion(config: FetcherConfig, ctx: RoleContext, total:
   const js = jetstream(ctx.nc);
   while (!halt.aborted) {
     const { progress } = await reader.read().catch(() => ({ progress: undefined }));
+    if (progress) ctx.metrics.sourceChunksDeadLettered.set(progress.chunksDeadLettered);
     if (progress && progress.chunksSaved + progress.chunksDeadLettered >= total) {
       const event = {
         type: 'pipeline.completed',

@@ -29,6 +29,7 @@ describe('workload metrics', () => {
       'dwk_fetcher_leader',
       'dwk_objects_published_total',
       'dwk_pipeline_info',
+      'dwk_source_chunks_dead_lettered',
       'dwk_source_chunks_expected',
     ]);
     const saver = await dwkNames('saver');

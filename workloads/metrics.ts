@@ -13,6 +13,7 @@ export const METRIC_ROLES: Record<string, readonly string[]> = {
   dwk_objects_published_total: ['fetcher'],
   dwk_fetcher_leader: ['fetcher'],
   dwk_source_chunks_expected: ['fetcher'],
+  dwk_source_chunks_dead_lettered: ['fetcher'],
   dwk_chunks_mapped_total: ['mapper'],
   dwk_objects_mapped_total: ['mapper'],
   dwk_chunks_in_flight: ['mapper'],
@@ -116,6 +117,12 @@ export function createMetrics(labels: { pipeline: string; component: string }) {
     sourceChunksExpected: new Gauge({
       name: 'dwk_source_chunks_expected',
       help: 'Chunks the whole source makes, once known: from the start for a generated source (objects / chunk size), once read to its end for a URL source. 0 while not known (a URL source being read, a standby fetcher).',
+      registers: [registry],
+    }),
+    /** Done is saved or dead-lettered: without this, progress never reaches 100 % after a dead letter. */
+    sourceChunksDeadLettered: new Gauge({
+      name: 'dwk_source_chunks_dead_lettered',
+      help: 'Chunks in the dead-letter stream (counted there, so restarts do not reset it), as the leading fetcher reads them each second from the end of the source until the run completes. 0 before, and on a standby fetcher.',
       registers: [registry],
     }),
   };

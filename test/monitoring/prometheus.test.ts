@@ -36,7 +36,11 @@ import { spec, tempDir, waitFor, workloadSet, type WorkloadSet } from '../suppor
 const PIPELINE = 'mon-demo';
 const TOKEN = 'mOnItOrInGsEcReT-0a1b2c3d';
 const OBJECTS = 3000;
+const CHUNKS = OBJECTS / 100;
 const BAD_EVERY = 500;
+/** A stream of no pipeline that also stores a subject the broadcaster reads: its lag must show too. */
+const OTHER_STREAM = 'MON_OTHER';
+const OTHER_SUBJECTS = 'monitor.other.>';
 
 interface PromResult {
   metric: Record<string, string>;
@@ -170,9 +174,13 @@ describe('monitoring against a real Prometheus', { timeout: 300_000 }, () => {
     const s = spec({
       source: { url: source },
       chunkSize: 100,
-      mapper: { work: { waitMs: { min: 20, max: 60 } } },
+      // maxDeliver 1: the chunk a killed mapper held is dead-lettered at its next delivery.
+      mapper: { maxDeliver: 1, ackWaitSeconds: 2, work: { waitMs: { min: 20, max: 60 } } },
       saver: { sink: { path: join(dir, 'sink.jsonl') } },
-      broadcaster: { subjects: ['todos.>'], target: { type: 'generic', urlFromEnv: 'HOOK' } },
+      broadcaster: {
+        subjects: ['todos.>', OTHER_SUBJECTS],
+        target: { type: 'generic', urlFromEnv: 'HOOK' },
+      },
     });
     w = workloadSet(PIPELINE, s, nats.url, dir);
     const start = async (component: 'fetcher' | 'mapper' | 'saver' | 'broadcaster', instance: string) => {
@@ -183,11 +191,25 @@ describe('monitoring against a real Prometheus', { timeout: 300_000 }, () => {
         ...(component === 'broadcaster' ? { DWK_TARGET_URL: receiver.secret } : {}),
       });
     };
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: OTHER_STREAM, subjects: [OTHER_SUBJECTS] });
     await start('broadcaster', 'broadcaster-0');
     await start('fetcher', 'fetcher-0');
+    await start('saver', 'saver-0');
+    // A mapper that dies holding the first chunk: that chunk is dead-lettered, not saved. It is
+    // not a Prometheus target (it is gone before the first scrape).
+    const reader = await progressReader(nc, PIPELINE);
+    const doomed = w.start('mapper', 'mapper-doomed', {
+      DWK_MAPPER_CONCURRENCY: '1',
+      DWK_WORK_WAIT_MIN_MS: '600000',
+      DWK_WORK_WAIT_MAX_MS: '600000',
+    });
+    await waitFor('the doomed mapper to hold a chunk', async () =>
+      ((await reader.read()).lag.mapper?.ackPending ?? 0) === 1 ? true : undefined,
+    );
+    await w.kill(doomed);
     await start('mapper', 'mapper-0');
     await start('mapper', 'mapper-1');
-    await start('saver', 'saver-0');
     await prom.setTargets(
       [...ports].map(([instance, port]) => ({ instance, component: instance.split('-')[0] ?? '', port })),
     );
@@ -202,7 +224,6 @@ describe('monitoring against a real Prometheus', { timeout: 300_000 }, () => {
       at: '2026-01-01T00:00:00Z',
     };
     const bucket = topology(PIPELINE).buckets.claims;
-    const jsm = await jetstreamManager(nc);
     await waitFor('the claims bucket', () => jsm.streams.info(`KV_${bucket}`).then(() => true));
     const claims = await new Kvm(nc).open(bucket);
     await claims.put(
@@ -227,10 +248,12 @@ describe('monitoring against a real Prometheus', { timeout: 300_000 }, () => {
         at: '2026-01-01T00:00:00Z',
       });
     }
-    const reader = await progressReader(nc, PIPELINE);
     await waitFor(
-      'every chunk saved',
-      async () => ((await reader.read()).progress.chunksSaved === OBJECTS / 100 ? true : undefined),
+      'every chunk saved or dead-lettered',
+      async () => {
+        const { progress } = await reader.read();
+        return progress.chunksSaved + progress.chunksDeadLettered === CHUNKS ? true : undefined;
+      },
       120_000,
     );
     await waitFor(
@@ -285,11 +308,18 @@ describe('monitoring against a real Prometheus', { timeout: 300_000 }, () => {
       assert.equal(r.length, 1, `${expr}: ${JSON.stringify(r)}`);
       return r[0] as PromResult;
     };
-    // The figures behind them are the run's real ones, not just present.
+    // The figures behind them are the run's real ones, not just present. The leading fetcher
+    // counts dead-lettered chunks when the setup saw them: allow Prometheus a scrape or two.
+    await waitFor('Prometheus to have scraped the dead-lettered chunk', async () =>
+      (await promQuery(prom, query('Chunks saved', 'D')))[0]?.value[1] === '1' ? true : undefined,
+    );
     const saved = await only(`max(nats_stream_total_messages{stream_name="KV_DWK_MON_DEMO_SAVED"})`);
-    assert.equal(saved.value[1], String(OBJECTS / 100));
-    const dead = await only(`sum(dwk_dead_letter_total{pipeline="${PIPELINE}"})`);
-    assert.equal(dead.value[1], String(OBJECTS / BAD_EVERY));
+    assert.equal(saved.value[1], String(CHUNKS - 1));
+    const dead = await promQuery(prom, `sum by (kind) (dwk_dead_letter_total{pipeline="${PIPELINE}"})`);
+    assert.deepEqual(Object.fromEntries(dead.map((r) => [r.metric.kind, r.value[1]])), {
+      chunk: '1',
+      object: String(OBJECTS / BAD_EVERY),
+    });
     const replicas = await promQuery(
       prom,
       `count by (component) (dwk_pipeline_info{pipeline="${PIPELINE}"})`,
@@ -302,24 +332,49 @@ describe('monitoring against a real Prometheus', { timeout: 300_000 }, () => {
     });
     // Progress is measured against the whole source once the fetcher knows its size (here: read
     // to its end), and against what is published so far, labelled so, while it does not.
-    assert.equal((await only(query('Chunks saved / published', 'C'))).value[1], String(OBJECTS / 100));
+    // A dead-lettered chunk is done too (as `dwk up --exit-when-done` counts it): progress reaches
+    // 100 % and the ETA 0, not 29/30 and +Inf.
+    assert.equal((await only(query('Chunks saved', 'C'))).value[1], String(CHUNKS));
+    assert.equal((await only(query('Chunks saved', 'D'))).value[1], '1');
     const progress = await only(query('Progress', 'A'));
     assert.deepEqual([progress.metric.basis, progress.value[1]], ['of the whole source', '1']);
-    const unknownTotal = query('Progress', 'A').replaceAll(
-      'dwk_source_chunks_expected',
-      'dwk_no_such_metric',
+    const eta = await only(query('ETA', 'A'));
+    assert.deepEqual([eta.metric.basis, eta.value[1]], ['for the whole source', '0']);
+    // The ETA is remaining chunks / saving rate, 0 when done even at a rate of 0 (no such counter
+    // here), and no value, not +Inf, while chunks are left at a rate of 0 (here: 5 more in the source).
+    const savingRate = `sum(rate(dwk_chunks_saved_total{pipeline="${PIPELINE}"}[5m]))`;
+    const atRate = (rate: string, expr: string) => expr.replaceAll(savingRate, rate);
+    const fiveMore = (expr: string) =>
+      expr.replaceAll(
+        `max(dwk_source_chunks_expected{pipeline="${PIPELINE}"})`,
+        `(max(dwk_source_chunks_expected{pipeline="${PIPELINE}"}) + 5)`,
+      );
+    assert.ok(query('ETA', 'A').includes(savingRate));
+    assert.equal((await only(atRate('sum(dwk_no_such_metric)', query('ETA', 'A')))).value[1], '0');
+    assert.deepEqual(
+      await promQuery(prom, atRate('sum(dwk_no_such_metric)', fiveMore(query('ETA', 'A')))),
+      [],
     );
-    assert.equal(
-      (await only(unknownTotal)).metric.basis,
-      'of the chunks published so far (size of the source not known yet)',
+    assert.equal((await only(atRate('vector(2)', fiveMore(query('ETA', 'A'))))).value[1], '2.5');
+    const unknownTotal = (panel: string) =>
+      query(panel, 'A').replaceAll('dwk_source_chunks_expected', 'dwk_no_such_metric');
+    const fallbackProgress = await only(unknownTotal('Progress'));
+    assert.deepEqual(
+      [fallbackProgress.metric.basis, fallbackProgress.value[1]],
+      ['of the chunks published so far (size of the source not known yet)', '1'],
     );
-    assert.equal((await only(query('ETA', 'A'))).metric.basis, 'for the whole source');
-    // The broadcaster's lag is its consumer on the shared todos stream.
-    const broadcasterLag = await only(query('Lag per stage', 'C'));
-    assert.deepEqual(broadcasterLag.metric, {
-      stream_name: TODOS.stream,
-      consumer_name: topology(PIPELINE).consumers.broadcaster,
-    });
+    const fallbackEta = await only(unknownTotal('ETA'));
+    assert.deepEqual(
+      [fallbackEta.metric.basis, fallbackEta.value[1]],
+      ['at least (size of the source not known yet)', '0'],
+    );
+    // The broadcaster's lag is its consumer on every stream that stores its subjects.
+    const broadcaster = topology(PIPELINE).consumers.broadcaster;
+    const broadcasterLag = await promQuery(prom, query('Lag per stage', 'C'));
+    assert.deepEqual(broadcasterLag.map((r) => `${r.metric.stream_name} ${r.metric.consumer_name}`).sort(), [
+      `${TODOS.stream} ${broadcaster}`,
+      `${OTHER_STREAM} ${broadcaster}`,
+    ]);
   });
 
   it("keeps the broadcaster target's token and URL out of every /metrics and every label Prometheus stored", async () => {
