@@ -27,6 +27,10 @@ export function ownerKeyOf(o: KubeObject): string | undefined {
   return name ? `${o.metadata?.namespace ?? ''}/${name}` : undefined;
 }
 
+/** A watch that ends sooner than this without an event counts as a failure (backoff). */
+const SHORT_WATCH_MS = 1_000;
+const backoffMs = (failures: number) => Math.min(500 * 2 ** failures, 30_000);
+
 export interface InformerOptions {
   client: KubeClient;
   resource: ResourceRef;
@@ -51,6 +55,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.o = options;
   }
 
+  get kind(): string {
+    return this.o.resource.kind;
+  }
+
   get(key: string): T | undefined {
     return this.cache.get(key);
   }
@@ -64,7 +72,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   waitForSync(): Promise<void> {
-    if (this.synced) return Promise.resolve();
+    if (this.synced || this.stop.signal.aborted) return Promise.resolve();
     return new Promise((resolve) => this.syncWaiters.push(resolve));
   }
 
@@ -72,8 +80,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     void this.run();
   }
 
+  /** Stops the informer; a pending waitForSync() resolves (check hasSynced()), so no one waits forever. */
   shutdown(): void {
     this.stop.abort();
+    for (const w of this.syncWaiters.splice(0)) w();
   }
 
   private async relist(): Promise<string> {
@@ -126,10 +136,13 @@ export class Informer<T extends KubeObject = KubeObject> {
     while (!this.stop.signal.aborted) {
       try {
         rv ??= await this.relist();
+        const watchedAt = Date.now();
+        let events = 0;
         await this.o.client.watch<T>(
           resource,
           rv,
           (e) => {
+            events++;
             rv = this.apply(e) ?? rv;
           },
           this.stop.signal,
@@ -138,7 +151,15 @@ export class Informer<T extends KubeObject = KubeObject> {
             timeoutSeconds: this.o.timeoutSeconds ?? 300,
           },
         );
-        failures = 0; // the server closed a healthy watch: resume from rv
+        if (this.stop.signal.aborted) return;
+        if (events === 0 && Date.now() - watchedAt < SHORT_WATCH_MS) {
+          // Closed at once with nothing in it (as client-go's "very short watch"): back off rather
+          // than spin against a server or proxy that ends every watch; rv stays valid.
+          failures++;
+          const delay = backoffMs(failures);
+          log.warn({ kind: resource.kind, delayMs: delay }, 'Watch closed at once; resuming after backoff');
+          await sleep(delay, undefined, { signal: this.stop.signal }).catch(() => undefined);
+        } else failures = 0; // the server closed a healthy watch: resume from rv
       } catch (err) {
         if (this.stop.signal.aborted) return;
         this.lastError = err as Error;
@@ -146,7 +167,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         rv = undefined; // re-list: the cache may have missed events
         if (!expired) {
           failures++;
-          const delay = Math.min(500 * 2 ** failures, 30_000);
+          const delay = backoffMs(failures);
           log.warn({ err, kind: resource.kind, delayMs: delay }, 'Watch failed; re-listing after backoff');
           await sleep(delay, undefined, { signal: this.stop.signal }).catch(() => undefined);
         }
@@ -208,6 +229,7 @@ export class MonitoringInformers {
   /** Discovers and starts the informers of the served kinds; resolves once they listed, or after syncWaitMs. */
   async start(): Promise<void> {
     await this.discover();
+    if (this.stopped) return; // shut down while discovering: no timer nobody would clear
     this.timer = setInterval(() => {
       if (this.discovering) return; // the last one still waits for its informers
       this.discovering = true;

@@ -22,6 +22,11 @@ export interface LeaderOptions {
   leaseDurationSeconds?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /**
+   * How long shutdown waits for a renewal in flight, then for the release: a request may hang for
+   * its 30 s timeout, longer than the process is given to exit (main.ts: 20 s).
+   */
+  releaseTimeoutMs?: number;
 }
 
 interface Lease extends KubeObject {
@@ -37,6 +42,16 @@ interface Lease extends KubeObject {
 /** MicroTime: RFC 3339 with microseconds. */
 const microTime = (d: Date) => d.toISOString().replace('Z', '000Z');
 
+/** Waits for `p`, but no longer than `ms`; leaves no timer behind. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  const timer = new AbortController();
+  try {
+    await Promise.race([p, sleep(ms, undefined, { signal: timer.signal })]);
+  } finally {
+    timer.abort();
+  }
+}
+
 export class LeaderElector {
   private readonly o: Required<LeaderOptions>;
   private observed: { rv: string; at: number } | undefined;
@@ -44,7 +59,13 @@ export class LeaderElector {
   private lost = false;
 
   constructor(options: LeaderOptions) {
-    this.o = { leaseDurationSeconds: 10, renewDeadlineMs: 7_000, retryPeriodMs: 2_000, ...options };
+    this.o = {
+      leaseDurationSeconds: 10,
+      renewDeadlineMs: 7_000,
+      retryPeriodMs: 2_000,
+      releaseTimeoutMs: 3_000,
+      ...options,
+    };
   }
 
   isLeader(): boolean {
@@ -123,7 +144,8 @@ export class LeaderElector {
   /**
    * Campaigns, then runs `lead` while this process leads; `lead` gets a signal that aborts when
    * `signal` does or leadership is lost. Resolves after `lead` on shutdown (`signal`), having
-   * released the lease. Rejects after `lead` when leadership was lost: as with client-go and
+   * released the lease (rejects with its error, having released it, when `lead` fails). Rejects
+   * after `lead` when leadership was lost: as with client-go and
    * controller-runtime, the process should exit and campaign anew after its restart, carrying no
    * cache or queue across terms.
    */
@@ -173,8 +195,11 @@ export class LeaderElector {
         }
       }
     })();
+    let failure: { err: unknown } | undefined;
     try {
       await lead(AbortSignal.any([signal, lost.signal]));
+    } catch (err) {
+      failure = { err };
     } finally {
       clearTimeout(deadline);
       leadEnded.abort();
@@ -188,8 +213,12 @@ export class LeaderElector {
         `lost the Lease ${this.o.namespace}/${this.o.name}; exiting so that a restart campaigns anew`,
       );
     }
-    await renewing;
-    await this.release();
+    // Shut down, or `lead` failed: hand the lease back, each step bounded. A renewal landing after
+    // the release conflicts with it (the resourceVersion moved) or, at worst, the lease expires.
+    const { releaseTimeoutMs } = this.o;
+    await within(renewing, releaseTimeoutMs);
+    await within(this.release(), releaseTimeoutMs);
+    if (failure) throw failure.err;
   }
 
   /** Lets a standby take over at once instead of waiting out the lease. */

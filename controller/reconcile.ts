@@ -70,23 +70,33 @@ interface Applied {
   hash: string;
   generation: number | undefined;
   resourceVersion: string | undefined;
+  /** The informer has shown the object since: if it is missing now, it was deleted. */
+  observed?: boolean;
 }
+
+/** Whether every key of `wanted` has the same value in `actual`. */
+const isSubset = (wanted: Record<string, string> | undefined, actual: Record<string, string> | undefined) =>
+  Object.entries(wanted ?? {}).every(([k, v]) => actual?.[k] === v);
 
 /**
  * Whether the live object is still what we last applied. A Deployment is compared by generation
- * (its status churns the resourceVersion); the rest by resourceVersion, so that anyone else's edit,
- * even of a label, is put back. A missing object (deleted, or not yet seen) is applied again.
+ * (its status churns the resourceVersion) and by its labels and annotations, which move no
+ * generation; the rest by resourceVersion, so that anyone else's edit, even of a label, is put
+ * back. A missing object (deleted, or not yet seen) is applied again.
  */
 export function stillApplied(
-  kind: string | undefined,
+  desired: KubeObject,
   desiredHash: string,
   last: Applied | undefined,
   live: KubeObject | undefined,
 ): boolean {
   if (!last || last.hash !== desiredHash || !live) return false;
-  return kind === 'Deployment'
-    ? live.metadata?.generation === last.generation
-    : live.metadata?.resourceVersion === last.resourceVersion;
+  if (desired.kind !== 'Deployment') return live.metadata?.resourceVersion === last.resourceVersion;
+  return (
+    live.metadata?.generation === last.generation &&
+    isSubset(desired.metadata?.labels, live.metadata?.labels) &&
+    isSubset(desired.metadata?.annotations, live.metadata?.annotations)
+  );
 }
 
 /**
@@ -135,8 +145,11 @@ const prometheusOf = (x: KubeObject & { spec?: Record<string, unknown> }): Obser
 
 export class Reconciler {
   private readonly d: ReconcilerDeps;
-  /** What we last applied per object, and the generation and resourceVersion it had then. */
-  private readonly applied = new Map<string, Applied>();
+  /**
+   * By Pipeline key, then by object: what we last applied, and the generation and resourceVersion
+   * it had then. A Pipeline's entries go with it.
+   */
+  private readonly applied = new Map<string, Map<string, Applied>>();
   private readonly namespaceLabels = new Map<string, { at: number; labels: Record<string, string> }>();
   private readonly recentEvents = new Map<string, { name: string; count: number; at: number }>();
 
@@ -144,10 +157,11 @@ export class Reconciler {
     this.d = deps;
   }
 
-  /** Forget what was applied: the next pass re-applies everything (periodic resync). */
-  forgetApplied(): void {
-    this.applied.clear();
-    this.namespaceLabels.clear();
+  /** How many objects the apply cache holds, over every Pipeline (for tests). */
+  appliedCount(): number {
+    let n = 0;
+    for (const objects of this.applied.values()) n += objects.size;
+    return n;
   }
 
   /**
@@ -332,18 +346,26 @@ export class Reconciler {
   }
 
   /** Applies what changed since the last pass; returns what could not be applied. */
-  private async applyPlan(p: PipelineObject, draft: ReturnType<typeof plan>, log: Logger): Promise<string[]> {
+  private async applyPlan(
+    key: string,
+    p: PipelineObject,
+    draft: ReturnType<typeof plan>,
+    log: Logger,
+  ): Promise<string[]> {
     const problems: string[] = [];
+    let applied = this.applied.get(key);
+    if (!applied) this.applied.set(key, (applied = new Map<string, Applied>()));
     for (const obj of draft.apply) {
       const objKey = `${obj.kind}/${obj.metadata?.namespace}/${obj.metadata?.name}`;
       const h = hash(obj);
       const live = this.liveOf(obj as KubeObject);
-      const last = this.applied.get(objKey);
-      if (stillApplied(obj.kind, h, last, live)) continue;
+      const last = applied.get(objKey);
+      if (last && live) last.observed = true;
+      if (stillApplied(obj as KubeObject, h, last, live)) continue;
       try {
         const result = await this.d.client.apply<KubeObject>(obj as KubeObject, FIELD_MANAGER);
         this.d.metrics.applies.inc({ kind: obj.kind ?? '' });
-        this.applied.set(objKey, {
+        applied.set(objKey, {
           hash: h,
           generation: result.metadata?.generation,
           resourceVersion: result.metadata?.resourceVersion,
@@ -351,7 +373,7 @@ export class Reconciler {
         // The informer may not have seen our own last write yet: then that write is the live state.
         const seen =
           live ??
-          (last
+          (last && !last.observed
             ? {
                 kind: obj.kind,
                 metadata: { generation: last.generation, resourceVersion: last.resourceVersion },
@@ -370,14 +392,18 @@ export class Reconciler {
       }
     }
     for (const r of draft.remove) {
-      if (
-        await this.d.client
-          .delete(r)
-          .catch((err: unknown) => (isNotFound(err) ? false : Promise.reject(err as Error)))
-      ) {
-        await this.event(p, 'Normal', 'Deleted', `Deleted ${r.kind} ${r.name}`);
+      let deleted: boolean;
+      try {
+        deleted = await this.d.client.delete(r); // false when already gone
+      } catch (err) {
+        const message = `could not delete ${r.kind} ${r.name}: ${(err as Error).message}`;
+        problems.push(message);
+        log.error({ err, object: `${r.kind}/${r.namespace}/${r.name}` }, 'Delete failed');
+        await this.event(p, 'Warning', 'DeleteFailed', message);
+        continue;
       }
-      this.applied.delete(`${r.kind}/${r.namespace}/${r.name}`);
+      if (deleted) await this.event(p, 'Normal', 'Deleted', `Deleted ${r.kind} ${r.name}`);
+      applied.delete(`${r.kind}/${r.namespace}/${r.name}`);
     }
 
     return problems;
@@ -387,6 +413,7 @@ export class Reconciler {
     const p = this.d.pipelines.get(key);
     if (!p) {
       this.d.nats.forget(key);
+      this.applied.delete(key);
       return {}; // deleted: owner references let the garbage collector remove the rest
     }
     const ref = {
@@ -433,7 +460,7 @@ export class Reconciler {
         now: this.d.now?.() ?? new Date(),
       });
     const progress = this.d.nats.progress(key, ref.name, spec);
-    const problems = await this.applyPlan(p, planWith(progress, []), log);
+    const problems = await this.applyPlan(key, p, planWith(progress, []), log);
     const final = planWith(progress, problems);
     await this.writeStatus(p, final.status);
     if (problems.length > 0) throw new Error(problems.join('; '));

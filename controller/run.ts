@@ -3,7 +3,9 @@
  * /healthz and /readyz. `runController` is what `dwk controller` and the in-cluster entrypoint call.
  */
 import { createServer, type Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
+import { UnavailableError } from '../lib/errors.ts';
 import { isConflict, KubeClient, type KubeObject } from '../lib/kube/client.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import type { ControllerConfig } from './config.ts';
@@ -31,10 +33,45 @@ async function serve(config: ControllerConfig, handler: Parameters<typeof create
   return server;
 }
 
+/** As controller-runtime's default CacheSyncTimeout. */
+export const CACHE_SYNC_TIMEOUT_MS = 120_000;
+
+const aborted = (signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+
+type CacheSync = 'synced' | 'stopped' | 'timeout';
+
+/** Waits for `sync`, unless `stop` aborts first or `timeoutMs` passes. */
+export async function waitForCaches(
+  sync: Promise<unknown>,
+  stop: AbortSignal,
+  timeoutMs: number,
+): Promise<CacheSync> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([
+      sync.then((): CacheSync => (stop.aborted ? 'stopped' : 'synced')),
+      aborted(stop).then((): CacheSync => 'stopped'),
+      sleep<CacheSync>(timeoutMs, 'timeout', { signal: timer.signal }),
+    ]);
+  } finally {
+    timer.abort(); // no timer left behind to hold the process
+  }
+}
+
+export interface RunOptions {
+  /** How long the informers may take to list before the process gives up (and is restarted). */
+  cacheSyncTimeoutMs?: number;
+}
+
 export async function runController(
   config: ControllerConfig,
   signal: AbortSignal,
   log: Logger = createLogger({ level: config.logLevel, base: { component: 'controller' } }),
+  options: RunOptions = {},
 ): Promise<RunningController> {
   const client = KubeClient.fromKubeconfig(config.kubeconfig, config.context);
   const queue = new WorkQueue({ workers: config.workers });
@@ -127,58 +164,75 @@ export async function runController(
       metrics,
       nats,
     });
-    deployments.start();
-    services.start();
-    pipelines.start();
-    // Monitoring waits a few seconds at most for its lists: until then MonitoringReady says it cannot tell.
-    await Promise.all([
-      pipelines.waitForSync(),
-      deployments.waitForSync(),
-      services.waitForSync(),
-      monitoring.start(),
-    ]);
-    synced = true;
-    log.info({ pipelines: pipelines.list().length }, 'Caches synced');
-    queue.start(async (key) => {
-      const end = metrics.reconcileDuration.startTimer();
-      try {
-        const result = await reconciler.reconcile(key);
-        metrics.reconciles.inc({ result: result.requeueAfterMs ? 'requeue' : 'success' });
-        return result;
-      } catch (err) {
-        if (isConflict(err)) {
-          // Optimistic concurrency: our cached copy was stale. The informer brings the new one.
-          metrics.reconciles.inc({ result: 'conflict' });
-          log.debug({ pipeline: key }, 'Conflict on write; reconciling again with the newer object');
-          return { requeueAfterMs: 100 };
-        }
-        metrics.reconciles.inc({ result: 'error' });
-        log.error({ err, pipeline: key }, 'Reconcile failed; retrying with backoff');
-        throw err;
-      } finally {
-        end();
+    const syncTimeoutMs = options.cacheSyncTimeoutMs ?? CACHE_SYNC_TIMEOUT_MS;
+    let resync: NodeJS.Timeout | undefined;
+    try {
+      deployments.start();
+      services.start();
+      pipelines.start();
+      // Monitoring waits a few seconds at most for its lists: until then MonitoringReady says it cannot tell.
+      const caches = await waitForCaches(
+        Promise.all([
+          pipelines.waitForSync(),
+          deployments.waitForSync(),
+          services.waitForSync(),
+          monitoring.start(),
+        ]),
+        lost,
+        syncTimeoutMs,
+      );
+      if (caches === 'stopped') return;
+      if (caches === 'timeout') {
+        // A list that keeps failing (RBAC, say) never syncs: exit non-zero and be restarted.
+        const why = [pipelines, deployments, services]
+          .filter((i) => !i.hasSynced())
+          .map((i) => `${i.kind}: ${i.lastError?.message ?? 'no answer'}`);
+        throw new UnavailableError(
+          'kubernetes',
+          `the caches did not sync within ${syncTimeoutMs / 1000} s (${why.join('; ') || 'the monitoring API discovery'})`,
+        );
       }
-    });
-    // Level-based safety net: re-apply everything now and then, whatever events were missed.
-    const resync = setInterval(() => {
-      reconciler.forgetApplied();
-      for (const p of pipelines.list()) queue.add(keyOf(p));
-    }, config.resyncSeconds * 1000);
-    await new Promise<void>((resolve) => {
-      if (lost.aborted) resolve();
-      lost.addEventListener('abort', () => resolve(), { once: true });
-    });
-    clearInterval(resync);
-    queue.stop();
-    pipelines.shutdown();
-    deployments.shutdown();
-    services.shutdown();
-    monitoring.shutdown();
-    await queue.idle();
-    await nats.close();
-    auth.close();
-    metrics.leader.set(0);
-    synced = false;
+      synced = true;
+      log.info({ pipelines: pipelines.list().length }, 'Caches synced');
+      queue.start(async (key) => {
+        const end = metrics.reconcileDuration.startTimer();
+        try {
+          const result = await reconciler.reconcile(key);
+          metrics.reconciles.inc({ result: result.requeueAfterMs ? 'requeue' : 'success' });
+          return result;
+        } catch (err) {
+          if (isConflict(err)) {
+            // Optimistic concurrency: our cached copy was stale. The informer brings the new one.
+            metrics.reconciles.inc({ result: 'conflict' });
+            log.debug({ pipeline: key }, 'Conflict on write; reconciling again with the newer object');
+            return { requeueAfterMs: 100 };
+          }
+          metrics.reconciles.inc({ result: 'error' });
+          log.error({ err, pipeline: key }, 'Reconcile failed; retrying with backoff');
+          throw err;
+        } finally {
+          end();
+        }
+      });
+      // Level-based safety net for missed events: reconcile everything now and then. Only what
+      // differs from the live objects is written (drift is seen through the informers).
+      resync = setInterval(() => {
+        for (const p of pipelines.list()) queue.add(keyOf(p));
+      }, config.resyncSeconds * 1000);
+      await aborted(lost);
+    } finally {
+      clearInterval(resync);
+      queue.stop();
+      pipelines.shutdown();
+      deployments.shutdown();
+      services.shutdown();
+      monitoring.shutdown();
+      await queue.idle();
+      await nats.close();
+      auth.close();
+      metrics.leader.set(0);
+      synced = false;
+    }
   };
 
   const done = (async () => {

@@ -143,6 +143,21 @@ describe('the controller', { timeout: 120_000 }, () => {
       (await cluster.apps.readNamespacedDeployment({ namespace: ns, name: 'd-saver' })).spec?.template.spec
         ?.containers[0]?.image;
     await eventually('the image put back', async () => (await imageOf()) !== 'registry.invalid/x:1');
+    // A label edit moves no generation; it is put back all the same, long before any resync.
+    await cluster.kubectl([
+      'label',
+      '-n',
+      ns,
+      'deployment/d-fetcher',
+      'app.kubernetes.io/part-of=x',
+      '--overwrite',
+    ]);
+    await eventually(
+      'the label put back',
+      async () =>
+        (await deployment(ns, 'd-fetcher'))?.metadata?.labels?.['app.kubernetes.io/part-of'] === 'dwk',
+      { timeoutMs: 10_000 },
+    );
     const reasons = await eventually('Scaled and Updated Events', async () => {
       const events = await cluster.core.listNamespacedEvent({
         namespace: ns,

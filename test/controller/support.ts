@@ -1,7 +1,12 @@
 /** What the controller tests share: the cluster with the CRD applied, a controller per test, manifests. */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
-import type { V1Deployment } from '@kubernetes/client-node';
+import { KubeConfig, type V1Deployment, type V1PolicyRule as PolicyRule } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { controllerManifests, CONTROLLER_NAME } from '../../controller/manifests.ts';
 import type { PipelineStatus } from '../../api/v1alpha1/status.ts';
 import { KubeClient, type KubeObject } from '../../lib/kube/client.ts';
 import { startController } from '../support/controller.ts';
@@ -54,3 +59,53 @@ export const deployment = (ns: string, name: string) =>
   });
 
 export const replicasOf = async (ns: string, name: string) => (await deployment(ns, name))?.spec?.replicas;
+
+/**
+ * The controller's ServiceAccount, ClusterRole, Role and bindings from controllerManifests(), in
+ * `ns`. The cluster-scoped ones are shared by the run, so they are named after the namespace here
+ * (the production names stay as they are) and deleted after the test. `editRules` takes rights away.
+ */
+export async function installControllerRbac(
+  t: TestContext,
+  ns: string,
+  editRules: (rules: PolicyRule[]) => PolicyRule[] = (rules) => rules,
+): Promise<void> {
+  const unique = `${CONTROLLER_NAME}-${ns}`;
+  const docs = controllerManifests({ namespace: ns }).filter((m) => m.kind !== 'Deployment');
+  for (const d of docs) {
+    if (d.kind === 'ClusterRole') d.rules = editRules(d.rules as PolicyRule[]);
+    if (d.kind === 'ClusterRole' || d.kind === 'ClusterRoleBinding')
+      (d.metadata as { name: string }).name = unique;
+    if (d.kind === 'ClusterRoleBinding') (d.roleRef as { name: string }).name = unique;
+  }
+  t.after(async () => {
+    await cluster.kubectl(['delete', 'clusterrole,clusterrolebinding', unique, '--ignore-not-found']);
+  });
+  await cluster.kubectl(['apply', '-f', '-'], { input: docs.map((d) => stringify(d)).join('---\n') });
+}
+
+/** A kubeconfig for the test bed's API server that authenticates as the controller's ServiceAccount. */
+export async function serviceAccountKubeconfig(ns: string, dir: string): Promise<string> {
+  const token = (
+    await cluster.kubectl(['create', 'token', CONTROLLER_NAME, '-n', ns, '--duration=1h'])
+  ).stdout.trim();
+  const admin = new KubeConfig();
+  admin.loadFromFile(cluster.kubeconfigPath);
+  const server = admin.getCurrentCluster();
+  assert.ok(server, 'the test bed kubeconfig names a cluster');
+  const ca = server.caData ?? readFileSync(server.caFile ?? '').toString('base64');
+  const path = join(dir, 'kubeconfig');
+  writeFileSync(
+    path,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'testbed', cluster: { server: server.server, 'certificate-authority-data': ca } }],
+      users: [{ name: CONTROLLER_NAME, user: { token } }],
+      contexts: [{ name: 'controller', context: { cluster: 'testbed', user: CONTROLLER_NAME } }],
+      'current-context': 'controller',
+    }),
+    { mode: 0o600 },
+  );
+  return path;
+}
