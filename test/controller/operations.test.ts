@@ -20,6 +20,7 @@ import {
   deployment,
   fixture,
   installControllerRbac,
+  installMonitoringCrds,
   manifest,
   pipeline,
   replicasOf,
@@ -46,20 +47,7 @@ describe('ServiceMonitors', { timeout: 120_000 }, () => {
   });
 
   test('carry the release label of the Prometheus that is there, and say so; with none, a reason', async (t) => {
-    await cluster.kubectl([
-      'apply',
-      '--server-side',
-      '-f',
-      fixture('../fixtures/crds/monitoring-coreos.yaml'),
-    ]);
-    await cluster.kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=30s',
-      'crd/servicemonitors.monitoring.coreos.com',
-      'crd/prometheuses.monitoring.coreos.com',
-      'crd/podmonitors.monitoring.coreos.com',
-    ]);
+    await installMonitoringCrds();
     const ns = await cluster.newNamespace(t, 'mon');
     await controller(t, ns);
     await apply(ns, manifest('none'));
@@ -214,19 +202,6 @@ describe('leader election', { timeout: 120_000 }, () => {
     assert.ok(failover < 20_000, `failover took ${failover} ms`);
   });
 });
-
-/** Cluster-wide and kept: the "absent" test above runs before this in the file. */
-async function installMonitoringCrds(): Promise<void> {
-  await cluster.kubectl(['apply', '--server-side', '-f', fixture('../fixtures/crds/monitoring-coreos.yaml')]);
-  await cluster.kubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=30s',
-    'crd/servicemonitors.monitoring.coreos.com',
-    'crd/prometheuses.monitoring.coreos.com',
-    'crd/podmonitors.monitoring.coreos.com',
-  ]);
-}
 
 describe('RBAC', { timeout: 180_000 }, () => {
   test('the controller may do what it needs and no more', async (t) => {

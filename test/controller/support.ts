@@ -109,3 +109,19 @@ export async function serviceAccountKubeconfig(ns: string, dir: string): Promise
   );
   return path;
 }
+
+/**
+ * The Prometheus operator's CRDs (ServiceMonitor, PodMonitor, Prometheus), cluster-wide and kept
+ * once installed: a test that needs them absent must run before any that installs them.
+ */
+export async function installMonitoringCrds(): Promise<void> {
+  await cluster.kubectl(['apply', '--server-side', '-f', fixture('../fixtures/crds/monitoring-coreos.yaml')]);
+  await cluster.kubectl([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=30s',
+    'crd/servicemonitors.monitoring.coreos.com',
+    'crd/prometheuses.monitoring.coreos.com',
+    'crd/podmonitors.monitoring.coreos.com',
+  ]);
+}

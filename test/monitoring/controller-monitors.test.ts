@@ -4,18 +4,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { KubeObject } from '../../lib/kube/client.ts';
-import { apply, client, cluster, controller, fixture, manifest, pipeline } from '../controller/support.ts';
+import {
+  apply,
+  client,
+  cluster,
+  controller,
+  installMonitoringCrds,
+  manifest,
+  pipeline,
+} from '../controller/support.ts';
 import { eventually } from '../testbed/support.ts';
 
-await cluster.kubectl(['apply', '--server-side', '-f', fixture('../fixtures/crds/monitoring-coreos.yaml')]);
-await cluster.kubectl([
-  'wait',
-  '--for=condition=Established',
-  '--timeout=30s',
-  'crd/servicemonitors.monitoring.coreos.com',
-  'crd/prometheuses.monitoring.coreos.com',
-  'crd/podmonitors.monitoring.coreos.com',
-]);
+await installMonitoringCrds();
 
 const monitoringReady = async (ns: string, name: string) =>
   (await pipeline(ns, name)).status?.conditions?.find((c) => c.type === 'MonitoringReady');
