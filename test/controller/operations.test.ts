@@ -1,6 +1,5 @@
 // ServiceMonitor labels, leader election, RBAC and NATS cleanup, against the test bed.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -18,8 +17,8 @@ import {
   cluster,
   controller,
   deployment,
-  fixture,
   installControllerRbac,
+  controllerProcess,
   installMonitoringCrds,
   manifest,
   pipeline,
@@ -161,23 +160,14 @@ describe('leader election', { timeout: 120_000 }, () => {
   test('two controller processes: one leads; kill it and the other takes over within 20 s', async (t) => {
     const ns = await cluster.newNamespace(t, 'leader');
     const start = (id: string) => {
-      const child = spawn(process.execPath, [fixture('../../controller/main.ts')], {
-        env: {
-          PATH: process.env.PATH,
-          KUBECONFIG: cluster.kubeconfigPath,
-          DWK_WATCH_NAMESPACE: ns,
-          DWK_LEASE_NAMESPACE: ns,
-          DWK_HTTP_PORT: '0',
-          DWK_HTTP_HOST: '127.0.0.1',
-          POD_NAME: id,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const child = controllerProcess(t, {
+        kubeconfig: cluster.kubeconfigPath,
+        watch: ns,
+        lease: ns,
+        name: id,
       });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      t.after(() => {
-        child.kill('SIGKILL');
-      });
       return { child, log: () => out };
     };
     const a = start('controller-a');
@@ -255,21 +245,7 @@ describe('RBAC', { timeout: 180_000 }, () => {
 
     // The real controller, a process as in its Pod, with leader election. A refusal in its log
     // fails the test at once rather than at the end of a wait.
-    const child = spawn(process.execPath, [fixture('../../controller/main.ts')], {
-      env: {
-        PATH: process.env.PATH,
-        KUBECONFIG: kubeconfig,
-        DWK_WATCH_NAMESPACE: ns,
-        DWK_LEASE_NAMESPACE: home,
-        POD_NAME: 'rbac-controller',
-        DWK_HTTP_PORT: '0',
-        DWK_HTTP_HOST: '127.0.0.1',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    t.after(() => {
-      child.kill('SIGKILL');
-    });
+    const child = controllerProcess(t, { kubeconfig, watch: ns, lease: home, name: 'rbac-controller' });
     const lines: string[] = [];
     let refuse: (err: Error) => void = () => {};
     const refused = new Promise<never>((_, reject) => (refuse = reject));

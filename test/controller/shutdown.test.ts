@@ -1,7 +1,6 @@
 // A controller whose caches cannot sync (its Service list refused): it still stops when told, hands
 // its Lease back, and gives up after the cache sync timeout. Against the test bed.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { describe, test, type TestContext } from 'node:test';
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import { readControllerConfig } from '../../controller/config.ts';
@@ -10,7 +9,13 @@ import type { KubeObject } from '../../lib/kube/client.ts';
 import { createLogger } from '../../lib/log.ts';
 import { tempDir } from '../support/workloads.ts';
 import { eventually } from '../testbed/support.ts';
-import { client, cluster, fixture, installControllerRbac, serviceAccountKubeconfig } from './support.ts';
+import {
+  client,
+  cluster,
+  controllerProcess,
+  installControllerRbac,
+  serviceAccountKubeconfig,
+} from './support.ts';
 
 const withoutServiceReads = (rules: V1PolicyRule[]) =>
   rules.map((r) =>
@@ -40,21 +45,7 @@ async function crippledController(t: TestContext, name: string) {
 describe('a controller whose caches cannot sync', { timeout: 90_000 }, () => {
   test('exits at once on SIGTERM, releasing its Lease', async (t) => {
     const { home, work, kubeconfig, holder } = await crippledController(t, 'nosync');
-    const child = spawn(process.execPath, [fixture('../../controller/main.ts')], {
-      env: {
-        PATH: process.env.PATH,
-        KUBECONFIG: kubeconfig,
-        DWK_WATCH_NAMESPACE: work,
-        DWK_LEASE_NAMESPACE: home,
-        POD_NAME: 'nosync-controller',
-        DWK_HTTP_PORT: '0',
-        DWK_HTTP_HOST: '127.0.0.1',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    t.after(() => {
-      child.kill('SIGKILL');
-    });
+    const child = controllerProcess(t, { kubeconfig, watch: work, lease: home, name: 'nosync-controller' });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -1,5 +1,7 @@
 /** What the controller tests share: the cluster with the CRD applied, a controller per test, manifests. */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,4 +126,30 @@ export async function installMonitoringCrds(): Promise<void> {
     'crd/prometheuses.monitoring.coreos.com',
     'crd/podmonitors.monitoring.coreos.com',
   ]);
+}
+
+/**
+ * The real controller as a process, as in its Pod (leader election on, metrics on a free port),
+ * SIGKILLed after the test whatever happened.
+ */
+export function controllerProcess(
+  t: TestContext,
+  o: { kubeconfig: string; watch: string; lease: string; name: string },
+): ChildProcessByStdio<null, Readable, Readable> {
+  const child = spawn(process.execPath, [fixture('../../controller/main.ts')], {
+    env: {
+      PATH: process.env.PATH,
+      KUBECONFIG: o.kubeconfig,
+      DWK_WATCH_NAMESPACE: o.watch,
+      DWK_LEASE_NAMESPACE: o.lease,
+      POD_NAME: o.name,
+      DWK_HTTP_PORT: '0',
+      DWK_HTTP_HOST: '127.0.0.1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    child.kill('SIGKILL');
+  });
+  return child;
 }
