@@ -42,8 +42,13 @@ describe('dwk controller', { timeout: 120_000 }, () => {
 
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.equal(health.status, 200);
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    assert.match(metrics, /^dwk_controller_reconciles_total\{.*result="success".*\} [1-9]/m);
+    // The Deployments appear before the reconcile that made them has finished and been counted.
+    const reconciled = /^dwk_controller_reconciles_total\{.*result="success".*\} [1-9]/m;
+    const metrics = await eventually('a successful reconcile counted', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return reconciled.test(text) ? text : undefined;
+    });
+    assert.match(metrics, /^dwk_controller_queue_depth\{.*\} \d/m);
 
     const lease = () =>
       client.get<KubeObject & { spec?: { holderIdentity?: string } }>({
