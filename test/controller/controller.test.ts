@@ -81,12 +81,15 @@ describe('the controller', { timeout: 120_000 }, () => {
     const base = `http://127.0.0.1:${running.port}`;
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
-    const metrics = await (await fetch(`${base}/metrics`)).text();
-    assert.match(
-      metrics,
-      /^dwk_controller_reconciles_total\{result="success",component="controller"\} [1-9]/m,
-    );
-    assert.match(metrics, /^dwk_controller_queue_depth\{component="controller"\} 0/m);
+    // A reconcile is counted when it returns, a moment after the status it wrote: wait for it.
+    const metrics = await eventually('a successful reconcile counted and the queue drained', async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const counted = /^dwk_controller_reconciles_total\{result="success",component="controller"\} [1-9]/m;
+      return counted.test(text) && /^dwk_controller_queue_depth\{component="controller"\} 0$/m.test(text)
+        ? text
+        : undefined;
+    });
+    assert.match(metrics, /^dwk_controller_reconcile_duration_seconds_count\{.*\} [1-9]/m);
   });
 
   test('kubectl scale, dwk scale and kubectl edit each change the spec and the mapper Deployment follows', async (t) => {
